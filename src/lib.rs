@@ -1,0 +1,4 @@
+//! nno-operator: Kubernetes operator for NNO platforms and 3nv.io cloud infrastructure.
+
+pub mod api;
+pub mod cli;
