@@ -12,16 +12,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`).
-    Crds,
+    /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`),
+    /// or write one file per CRD with `--out-dir`.
+    Crds(crate::api::crds::CrdsArgs),
 }
 
 /// Runs the selected subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Crds => {
-            print!("{}", crate::api::crds_yaml()?);
-            Ok(())
-        }
+        Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
     }
 }
