@@ -1,5 +1,8 @@
 //! `Bucket`: a 3nv.io S3 object storage bucket (`/v1/storage/bucket`) and its S3 credentials.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

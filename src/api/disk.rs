@@ -1,5 +1,8 @@
 //! `Disk`: a 3nv.io block storage volume (`/v1/storage/disks`), optionally attached to a VM.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

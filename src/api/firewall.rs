@@ -1,5 +1,8 @@
 //! `Firewall`: a 3nv.io firewall (`/v1/network/firewalls`), its rules and its VM assignments.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;

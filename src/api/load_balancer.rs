@@ -1,5 +1,8 @@
 //! `LoadBalancer`: a 3nv.io network load balancer (`/v1/network/load_balancers`), its rules and targets.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;

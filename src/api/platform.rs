@@ -1,5 +1,8 @@
 //! `Platform`: a customer platform in the NNO provisioning service, and the 3nv.io account its infrastructure uses.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

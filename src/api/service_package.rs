@@ -1,5 +1,8 @@
 //! `ServicePackage`: a 3nv.io managed service (`/v1/user-resource/service/package`), its secrets and IP whitelist.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,8 @@
 //! `VirtualMachine`: a 3nv.io compute instance (`/v1/[{location}/]user-resource/vm`).
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys across columns by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
