@@ -1,0 +1,21 @@
+//! Simulators of the three external APIs (3nv.io, NNO provisioning, Pax8) behind `nno-operator sim`.
+
+pub mod faults;
+pub mod introspect;
+pub mod persist;
+pub mod server;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use faults::{FaultConfig, Faults, LostReplyMode};
+pub use introspect::{RequestCount, SimBackend, Simulator};
+pub use server::SimServer;
+
+/// A random source: deterministic per `stream` when a seed is given, from the OS otherwise.
+pub fn seeded_rng(seed: Option<u64>, stream: u64) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        None => rand::make_rng(),
+    }
+}
