@@ -85,10 +85,10 @@ pub async fn create(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
         let (source_size, image) = match kind.as_str() {
             "EMPTY" => (None, None),
             "OS_BASE" => {
-                let s = source.clone().ok_or_else(|| ApiErr::missing("source_image"))?;
-                let known = s
-                    .split_once('_')
-                    .is_some_and(|(n, v)| image_known(n, v));
+                let s = source
+                    .clone()
+                    .ok_or_else(|| ApiErr::missing("source_image"))?;
+                let known = s.split_once('_').is_some_and(|(n, v)| image_known(n, v));
                 if !known {
                     return Err(ApiErr::invalid(
                         "source_image",
@@ -100,13 +100,17 @@ pub async fn create(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
             "DISK" => {
                 let s = parse_uuid(
                     "source_image",
-                    &source.clone().ok_or_else(|| ApiErr::missing("source_image"))?,
+                    &source
+                        .clone()
+                        .ok_or_else(|| ApiErr::missing("source_image"))?,
                 )?;
                 let d = disk_mut(st, req.user, &s)?;
                 (Some(d.size_gb), Some(s))
             }
             "SNAPSHOT" => {
-                let s = source.clone().ok_or_else(|| ApiErr::missing("source_image"))?;
+                let s = source
+                    .clone()
+                    .ok_or_else(|| ApiErr::missing("source_image"))?;
                 let r = st
                     .disks
                     .values()
@@ -136,7 +140,16 @@ pub async fn create(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
             (None, None) => return Err(ApiErr::missing("size_gb")),
         };
         let uuid = st.ids.uuid();
-        let mut disk = new_disk(st, uuid.clone(), req.user, Some(billing), size_gb, image, false, now);
+        let mut disk = new_disk(
+            st,
+            uuid.clone(),
+            req.user,
+            Some(billing),
+            size_gb,
+            image,
+            false,
+            now,
+        );
         disk.source_image_type = kind.clone();
         disk.display_name = display_name;
         let out = render_disk(&disk);

@@ -36,6 +36,9 @@ use chrono::{DateTime, Utc};
 use self::errors::ApiErr;
 use self::state::{Ids, State};
 
+/// Random stream of the 3nv.io simulator in [`crate::sim::seeded_rng`].
+const RNG_STREAM: u64 = 0x3E17;
+
 /// Configuration of the 3nv.io simulator.
 #[derive(Clone)]
 pub struct ThreenvConfig {
@@ -101,7 +104,7 @@ pub enum SimControlError {
 
 impl ThreenvSim {
     pub fn new(config: ThreenvConfig) -> Self {
-        let ids = config.seed.map_or_else(Ids::default, Ids::seeded);
+        let ids = Ids::from_rng(crate::sim::seeded_rng(config.seed, RNG_STREAM));
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::new(ids)),
@@ -159,9 +162,9 @@ impl ThreenvSim {
     }
 
     /// Object counts per kind.
-    pub fn counts(&self) -> BTreeMap<String, u64> {
+    pub fn counts(&self) -> BTreeMap<String, usize> {
         self.with(|st, _| {
-            let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+            let n = |x: usize| x;
             let mut m = BTreeMap::new();
             for (slug, l) in &st.locations {
                 m.insert(format!("vms.{slug}"), n(l.vms.len()));
@@ -185,12 +188,10 @@ impl ThreenvSim {
         })
     }
 
-    /// Forgets every object.
+    /// Forgets every object (and restarts the seeded id sequence).
     pub fn reset(&self) {
-        self.with(|st, _| {
-            let ids = std::mem::take(&mut st.ids);
-            *st = State::new(ids);
-        });
+        let ids = Ids::from_rng(crate::sim::seeded_rng(self.inner.config.seed, RNG_STREAM));
+        self.with(|st, _| *st = State::new(ids));
     }
 
     /// The whole state as JSON (includes generated secrets: for test and state files only).
@@ -279,7 +280,10 @@ pub fn router(sim: ThreenvSim) -> Router {
         ),
         ("/user-resource/vm/storage/attach", post(vs::attach)),
         ("/user-resource/vm/storage/detach", post(vs::detach)),
-        ("/user-resource/billing_resources", get(c::billing_resources)),
+        (
+            "/user-resource/billing_resources",
+            get(c::billing_resources),
+        ),
         ("/user-resource/resource_billing", post(c::resource_billing)),
         ("/network/ip_addresses", get(ip::list).post(ip::create)),
         ("/network/ip_addresses/", post(ip::create)),
@@ -288,7 +292,10 @@ pub fn router(sim: ThreenvSim) -> Router {
             get(ip::get).patch(ip::update).delete(ip::delete),
         ),
         ("/network/ip_addresses/{address}/assign", post(ip::assign)),
-        ("/network/ip_addresses/{address}/unassign", post(ip::unassign)),
+        (
+            "/network/ip_addresses/{address}/unassign",
+            post(ip::unassign),
+        ),
     ];
     for (p, m) in vm_routes {
         r = at(r, true, p, m);
@@ -311,7 +318,10 @@ pub fn router(sim: ThreenvSim) -> Router {
         ("/storage/api/s3", get(b::s3_url)),
         (
             "/storage/bucket",
-            put(b::create).patch(b::modify).delete(b::delete).get(b::get),
+            put(b::create)
+                .patch(b::modify)
+                .delete(b::delete)
+                .get(b::get),
         ),
         ("/storage/bucket/list", get(b::list)),
         ("/storage/user", get(b::s3_user)),
@@ -325,7 +335,10 @@ pub fn router(sim: ThreenvSim) -> Router {
             "/network/network/{network_uuid}",
             get(n::get).patch(n::rename).delete(n::delete),
         ),
-        ("/network/network/{network_uuid}/default", put(n::set_default)),
+        (
+            "/network/network/{network_uuid}/default",
+            put(n::set_default),
+        ),
         ("/network/firewalls", get(fw::list).post(fw::create)),
         (
             "/network/firewalls/{firewall_uuid}",
@@ -340,7 +353,10 @@ pub fn router(sim: ThreenvSim) -> Router {
             "/network/load_balancers/{lb_uuid}",
             get(lb::get).patch(lb::rename).delete(lb::delete),
         ),
-        ("/network/load_balancers/{lb_uuid}/targets", post(lb::add_target)),
+        (
+            "/network/load_balancers/{lb_uuid}/targets",
+            post(lb::add_target),
+        ),
         (
             "/network/load_balancers/{lb_uuid}/targets/{target_uuid}",
             delete(lb::remove_target),
@@ -388,4 +404,52 @@ pub fn router(sim: ThreenvSim) -> Router {
         .route("/_sim/threenv/buckets/{name}", put(b::sim_set_content))
         .merge(api)
         .with_state(sim)
+}
+
+impl crate::sim::SimBackend for ThreenvSim {
+    fn name(&self) -> &'static str {
+        "threenv"
+    }
+
+    fn counts(&self) -> BTreeMap<String, usize> {
+        ThreenvSim::counts(self)
+    }
+
+    fn reset(&self) {
+        ThreenvSim::reset(self);
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        ThreenvSim::snapshot(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn restore(&self, snapshot: serde_json::Value) -> Result<(), serde_json::Error> {
+        match ThreenvSim::restore(self, snapshot) {
+            Ok(()) => Ok(()),
+            Err(SimControlError::Snapshot(e)) => Err(e),
+            Err(SimControlError::NoBucket(_)) => Ok(()),
+        }
+    }
+
+    fn error_response(
+        &self,
+        status: axum::http::StatusCode,
+        message: &str,
+    ) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(ApiErr::new(status, message))
+    }
+}
+
+/// The 3nv.io simulator for the harness, configured from the shared simulator settings.
+pub fn build(cfg: &crate::sim::SimConfig) -> crate::sim::Simulator {
+    let sim = ThreenvSim::new(ThreenvConfig {
+        api_keys: vec![cfg.api_key.clone()],
+        provision_delay: cfg.provision_delay,
+        seed: cfg.seed,
+        ..ThreenvConfig::default()
+    });
+    crate::sim::Simulator {
+        backend: Arc::new(sim.clone()),
+        router: router(sim),
+    }
 }

@@ -41,11 +41,10 @@ impl<S: Send + Sync> FromRequest<S> for Req {
             .map(|u| u.0)
             .ok_or_else(|| ApiErr::unauthorized("No API key found in request"))?;
         let mut path = HashMap::new();
-        if let Ok(raw) =
-            <RawPathParams as axum::extract::FromRequestParts<S>>::from_request_parts(
-                &mut parts, state,
-            )
-            .await
+        if let Ok(raw) = <RawPathParams as axum::extract::FromRequestParts<S>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await
         {
             for (k, v) in &raw {
                 path.insert(k.to_string(), v.to_string());

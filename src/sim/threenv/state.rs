@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -72,8 +72,8 @@ impl Default for Ids {
 }
 
 impl Ids {
-    pub fn seeded(seed: u64) -> Self {
-        Ids(StdRng::seed_from_u64(seed))
+    pub fn from_rng(rng: StdRng) -> Self {
+        Ids(rng)
     }
 
     pub fn uuid(&mut self) -> String {
@@ -180,6 +180,7 @@ pub struct Vm {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FloatingIp {
     pub id: i64,
+    pub uuid: String,
     pub address: String,
     pub user_id: i64,
     pub billing_account_id: i64,
@@ -344,7 +345,10 @@ pub struct State {
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
-            .field("vms", &self.locations.values().map(|l| l.vms.len()).sum::<usize>())
+            .field(
+                "vms",
+                &self.locations.values().map(|l| l.vms.len()).sum::<usize>(),
+            )
             .field("disks", &self.disks.len())
             .field("buckets", &self.buckets.len())
             .finish_non_exhaustive()
@@ -360,7 +364,8 @@ impl State {
             ..State::default()
         };
         for l in LOCATIONS {
-            st.locations.insert(l.slug.to_string(), LocationState::default());
+            st.locations
+                .insert(l.slug.to_string(), LocationState::default());
         }
         st
     }
@@ -402,7 +407,13 @@ impl State {
         let l = self.loc(slug);
         l.next_ip += 1;
         let n = l.next_ip;
-        format!("{}.{}.{}.{}", prefix[0], prefix[1], (n / 250) % 250, n % 250 + 2)
+        format!(
+            "{}.{}.{}.{}",
+            prefix[0],
+            prefix[1],
+            (n / 250) % 250,
+            n % 250 + 2
+        )
     }
 
     /// Finds a VM of `user` in any location.

@@ -18,14 +18,14 @@ use super::catalog::{HOST_POOLS, default_pool};
 use super::errors::{ApiErr, ApiResult};
 use super::network::{allocate_private_ip, ensure_default_network};
 use super::request::{Params, Req};
-use super::state::{Disk, State, Vm, ts, ts_micro};
+use super::state::{Disk, State as St, Vm, ts, ts_micro};
 use super::validate::{
-    CUSTOM_OS, DISK_MAX, DISK_MIN, check_name, check_os, check_password, check_range,
-    check_size, check_username,
+    CUSTOM_OS, DISK_MAX, DISK_MIN, check_name, check_os, check_password, check_range, check_size,
+    check_username,
 };
 
 /// The VM with this uuid in `loc`, owned by `user`.
-pub fn vm_mut<'a>(st: &'a mut State, loc: &str, user: i64, uuid: &str) -> ApiResult<&'a mut Vm> {
+pub fn vm_mut<'a>(st: &'a mut St, loc: &str, user: i64, uuid: &str) -> ApiResult<&'a mut Vm> {
     st.loc(loc)
         .vms
         .get_mut(uuid)
@@ -33,7 +33,7 @@ pub fn vm_mut<'a>(st: &'a mut State, loc: &str, user: i64, uuid: &str) -> ApiRes
         .ok_or_else(|| ApiErr::no_vm(uuid))
 }
 
-pub fn vm_ref<'a>(st: &'a mut State, loc: &str, user: i64, uuid: &str) -> ApiResult<&'a Vm> {
+pub fn vm_ref<'a>(st: &'a mut St, loc: &str, user: i64, uuid: &str) -> ApiResult<&'a Vm> {
     vm_mut(st, loc, user, uuid).map(|v| &*v)
 }
 
@@ -75,7 +75,7 @@ pub fn render_storage(disk: &Disk) -> Value {
     })
 }
 
-pub fn public_ipv4(st: &State, loc: &str, vm_uuid: &str) -> Option<String> {
+pub fn public_ipv4(st: &St, loc: &str, vm_uuid: &str) -> Option<String> {
     st.locations.get(loc).and_then(|l| {
         l.ips
             .values()
@@ -84,7 +84,7 @@ pub fn public_ipv4(st: &State, loc: &str, vm_uuid: &str) -> Option<String> {
     })
 }
 
-pub fn render_vm(st: &State, loc: &str, vm: &Vm) -> Value {
+pub fn render_vm(st: &St, loc: &str, vm: &Vm) -> Value {
     let pool = HOST_POOLS
         .iter()
         .find(|p| p.uuid == vm.designated_pool_uuid)
@@ -129,7 +129,7 @@ pub fn render_vm(st: &State, loc: &str, vm: &Vm) -> Value {
 }
 
 /// Renders the VM `uuid` of `loc` as a JSON response.
-pub fn vm_response(st: &mut State, loc: &str, user: i64, uuid: &str) -> ApiResult<Response> {
+pub fn vm_response(st: &mut St, loc: &str, user: i64, uuid: &str) -> ApiResult<Response> {
     let vm = vm_ref(st, loc, user, uuid)?.clone();
     Ok(Json(render_vm(st, loc, &vm)).into_response())
 }
@@ -141,7 +141,7 @@ pub fn success() -> Response {
 /// Creates a new primary disk for a VM.
 #[allow(clippy::too_many_arguments)]
 pub fn new_disk(
-    st: &mut State,
+    st: &mut St,
     uuid: String,
     user: i64,
     billing: Option<i64>,
@@ -170,7 +170,7 @@ pub fn new_disk(
 }
 
 /// First free device name (`vda` is the primary disk).
-pub fn next_device(st: &State, vm: &Vm) -> String {
+pub fn next_device(st: &St, vm: &Vm) -> String {
     let used: Vec<&str> = vm
         .disks
         .iter()
@@ -196,7 +196,10 @@ fn parse_cloud_init(p: &Params) -> ApiResult<Option<Value>> {
     if parsed.is_object() {
         Ok(Some(parsed))
     } else {
-        Err(ApiErr::invalid("cloud_init", "expected a YAML or JSON object"))
+        Err(ApiErr::invalid(
+            "cloud_init",
+            "expected a YAML or JSON object",
+        ))
     }
 }
 
@@ -258,7 +261,7 @@ pub async fn create_vm(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
     sim.with(|st, now| {
         let network_uuid = match network {
             Some(n) => {
-                if !st.networks.get(&n).is_some_and(|x| x.user_id == user) {
+                if st.networks.get(&n).is_none_or(|x| x.user_id != user) {
                     return Err(ApiErr::not_found(format!("No such network exists. {n}")));
                 }
                 n
@@ -295,15 +298,23 @@ pub async fn create_vm(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
                 (size, None)
             }
             (None, None) => {
-                let image =
-                    (os_name != CUSTOM_OS.0).then(|| format!("{os_name}_{os_version}"));
+                let image = (os_name != CUSTOM_OS.0).then(|| format!("{os_name}_{os_version}"));
                 (disks.unwrap_or(DISK_MIN), image)
             }
         };
         let uuid = st.ids.uuid();
         let primary_uuid = disk_uuid.clone().unwrap_or_else(|| uuid.clone());
         if disk_uuid.is_none() {
-            let disk = new_disk(st, uuid.clone(), user, Some(billing), size, image, true, now);
+            let disk = new_disk(
+                st,
+                uuid.clone(),
+                user,
+                Some(billing),
+                size,
+                image,
+                true,
+                now,
+            );
             st.disks.insert(uuid.clone(), disk);
         }
         if let Some(d) = st.disks.get_mut(&primary_uuid) {
@@ -314,7 +325,7 @@ pub async fn create_vm(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
                 device: "vda".to_string(),
             });
         }
-        let ready_at = State::ready_at(now, delay);
+        let ready_at = St::ready_at(now, delay);
         let id = st.next_id();
         let private_ipv4 = allocate_private_ip(st, &network_uuid);
         let vm = Vm {
@@ -413,7 +424,7 @@ pub async fn modify_vm(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
 }
 
 /// Removes a VM and everything that only referred to it.
-pub fn remove_vm(st: &mut State, loc: &str, uuid: &str) {
+pub fn remove_vm(st: &mut St, loc: &str, uuid: &str) {
     let Some(vm) = st.loc(loc).vms.remove(uuid) else {
         return;
     };
@@ -425,7 +436,8 @@ pub fn remove_vm(st: &mut State, loc: &str, uuid: &str) {
         }
     }
     let l = st.loc(loc);
-    l.ips.retain(|_, ip| !(ip.implicit && ip.assigned_to.as_deref() == Some(uuid)));
+    l.ips
+        .retain(|_, ip| !(ip.implicit && ip.assigned_to.as_deref() == Some(uuid)));
     for ip in l.ips.values_mut() {
         if ip.assigned_to.as_deref() == Some(uuid) {
             ip.assigned_to = None;
@@ -477,7 +489,7 @@ pub async fn clone_vm(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
         });
         st.disks.insert(new_uuid.clone(), disk);
         let id = st.next_id();
-        let ready_at = State::ready_at(now, delay);
+        let ready_at = St::ready_at(now, delay);
         let vm = Vm {
             id,
             uuid: new_uuid.clone(),

@@ -18,8 +18,7 @@ use super::request::Req;
 use super::state::{Attachment, Replica, State as St};
 use super::validate::check_range;
 use super::vm::{
-    new_disk, next_device, render_replica, render_storage, success, vm_mut, vm_response,
-    vm_uuid,
+    new_disk, next_device, render_replica, render_storage, success, vm_mut, vm_response, vm_uuid,
 };
 
 pub const EXTRA_DISK_MAX: i64 = 10240;
@@ -82,8 +81,14 @@ pub async fn list_replicas(State(sim): State<ThreenvSim>, req: Req) -> ApiResult
         return Err(ApiErr::invalid("r_type", "must be snapshot or backup"));
     }
     sim.with(|st, _| {
-        let disks: Vec<String> = match st.loc(&req.loc).vms.get(&uuid) {
-            Some(vm) if vm.user_id == req.user => vm.disks.clone(),
+        let vm_disks = st
+            .loc(&req.loc)
+            .vms
+            .get(&uuid)
+            .filter(|vm| vm.user_id == req.user)
+            .map(|vm| vm.disks.clone());
+        let disks: Vec<String> = match vm_disks {
+            Some(d) => d,
             _ if st.disks.get(&uuid).is_some_and(|d| d.user_id == req.user) => vec![uuid.clone()],
             _ => return Err(ApiErr::no_vm(&uuid)),
         };
