@@ -10,10 +10,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process; boxing the argument structs would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`).
     Crds,
+    /// Run the simulators of the 3nv.io, NNO provisioning and Pax8 APIs on loopback.
+    Sim(crate::sim::SimArgs),
 }
 
 /// Runs the selected subcommand.
@@ -23,5 +27,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::api::crds_yaml()?);
             Ok(())
         }
+        Command::Sim(args) => crate::sim::run(args).await,
     }
 }

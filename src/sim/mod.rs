@@ -1,14 +1,22 @@
 //! Simulators of the three external APIs (3nv.io, NNO provisioning, Pax8) behind `nno-operator sim`.
 
+pub mod config;
 pub mod faults;
+pub mod harness;
 pub mod introspect;
+pub mod nno;
+pub mod pax8;
 pub mod persist;
 pub mod server;
+pub mod threenv;
+pub mod validate;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+pub use config::{SimArgs, SimConfig};
 pub use faults::{FaultConfig, Faults, LostReplyMode};
+pub use harness::{SimError, Simulators, run};
 pub use introspect::{RequestCount, SimBackend, Simulator};
 pub use server::SimServer;
 
