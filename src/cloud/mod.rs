@@ -2,9 +2,11 @@
 
 pub mod error;
 pub mod http;
+pub mod nno;
 pub mod ratelimit;
 pub mod retry;
 pub mod secret;
+pub mod threenv;
 
 pub use error::{ApiError, ErrorBody, ErrorParser};
 pub use http::{Auth, Body, CallObserver, CallRecord, CoreConfig, HttpCore, Request, Response};
