@@ -3,6 +3,7 @@
 pub mod error;
 pub mod http;
 pub mod nno;
+pub mod pax8;
 pub mod ratelimit;
 pub mod retry;
 pub mod secret;
