@@ -26,6 +26,33 @@ pub const BILLING_TERMS: [&str; 7] = [
     "One-Time",
     "Trial",
 ];
+/// Every `ProvisionRequest` property; answers carry all of them (null when unknown), as Jackson does.
+pub const REQUEST_FIELDS: [&str; 23] = [
+    "id",
+    "partnerId",
+    "partnerName",
+    "partnerDomain",
+    "partnerAddress",
+    "partnerEnrollmentId",
+    "companyId",
+    "companyName",
+    "companyDomain",
+    "companyAddress",
+    "productId",
+    "oldProductId",
+    "productName",
+    "quantity",
+    "subscriptionId",
+    "type",
+    "createdDate",
+    "trialEndDate",
+    "trialAutoConverts",
+    "commitmentTermMonths",
+    "commitmentTermEndDate",
+    "commitment",
+    "billingTerm",
+];
+
 pub const UNITS: [&str; 23] = [
     "Agents",
     "Devices",
@@ -131,17 +158,11 @@ pub struct ProvisionResult {
     pub id: String,
     pub provision_attempt_id: Option<String>,
     pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_provisioner_subscription_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_provisioner_partner_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_provisioner_company_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_provisioner_partner_enrollment_id: Option<String>,
 }
 

@@ -21,8 +21,9 @@ use http::{Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    ProvisionAttempt, ProvisionDetail, ProvisionResult, SharedSecret, StoredAttempt, StoredResult,
-    Webhook, check_details_map, check_provision_request, check_result, is_uuid,
+    ProvisionAttempt, ProvisionDetail, ProvisionResult, REQUEST_FIELDS, SharedSecret,
+    StoredAttempt, StoredResult, Webhook, check_details_map, check_provision_request, check_result,
+    is_uuid,
 };
 use super::{DEFAULT_SECRET_HEADER, Pax8Sim, Pax8State, delivery, envelope, now_ts, token};
 use crate::sim::validate::{BodyError, Fields, json_object};
@@ -406,6 +407,9 @@ async fn order_event(State(sim): Sim, uri: Uri, headers: HeaderMap, bytes: Bytes
         fill(&mut req, "quantity", Value::from(1));
         fill(&mut req, "type", Value::from("NetNew"));
         fill(&mut req, "billingTerm", Value::from("Monthly"));
+        for k in REQUEST_FIELDS {
+            req.entry(k).or_insert(Value::Null);
+        }
         let req = Value::Object(req);
         let detail = ProvisionDetail {
             id: sim.new_id(),
