@@ -79,12 +79,21 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
-        let path = if self.prefix.is_empty() {
+    /// Fields of the nested object `obj` found at `field`; error paths include this one's prefix.
+    pub fn child<'b>(&self, obj: &'b Map<String, Value>, field: &str) -> Fields<'b> {
+        Fields::nested(obj, &self.path_of(field))
+    }
+
+    fn path_of(&self, field: &str) -> String {
+        if self.prefix.is_empty() {
             field.to_owned()
         } else {
             format!("{}.{field}", self.prefix)
-        };
+        }
+    }
+
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        let path = self.path_of(field);
         self.errors.push(FieldError {
             path,
             message: message.into(),

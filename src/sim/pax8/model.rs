@@ -203,7 +203,7 @@ fn date_field(f: &mut Fields<'_>, field: &str) -> Option<String> {
 
 fn check_address(f: &mut Fields<'_>, field: &str) {
     if let Some(addr) = f.object(field) {
-        let mut a = Fields::nested(addr, field);
+        let mut a = f.child(addr, field);
         for k in [
             "street",
             "street2",
@@ -251,15 +251,15 @@ pub fn check_provision_request(f: &mut Fields<'_>) {
     f.enumeration("billingTerm", &BILLING_TERMS, false, None);
     f.boolean("trialAutoConverts", false);
     if let Some(c) = f.object("commitment") {
-        let mut cf = Fields::nested(c, "commitment");
+        let mut cf = f.child(c, "commitment");
         if let Some(t) = cf.object("term") {
-            let mut tf = Fields::nested(t, "commitment.term");
+            let mut tf = cf.child(t, "term");
             tf.integer("months");
             date_field(&mut tf, "endDate");
             cf.errors.append(&mut tf.errors);
         }
         if let Some(v) = cf.object("volume") {
-            let mut vf = Fields::nested(v, "commitment.volume");
+            let mut vf = cf.child(v, "volume");
             let min = vf.number("minAmount");
             let max = vf.number("maxAmount");
             vf.enumeration("unitOfMeasure", &UNITS, false, None);

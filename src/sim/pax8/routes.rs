@@ -316,7 +316,7 @@ async fn create_webhook(
         }
         let mut header = DEFAULT_SECRET_HEADER.to_owned();
         if let Some(ss) = f.object("sharedSecret") {
-            let mut sf = Fields::nested(ss, "sharedSecret");
+            let mut sf = f.child(ss, "sharedSecret");
             if let Some(h) = sf.string("header", false, 1, true) {
                 if http::HeaderName::from_bytes(h.as_bytes()).is_ok() {
                     header = h;
@@ -382,11 +382,11 @@ async fn order_event(State(sim): Sim, uri: Uri, headers: HeaderMap, bytes: Bytes
         let obj = body(&headers, &bytes, true, &uri)?;
         let mut f = Fields::new(&obj);
         let given_req = f.object("provisionRequest").cloned().unwrap_or_default();
-        let mut rf = Fields::nested(&given_req, "provisionRequest");
+        let mut rf = f.child(&given_req, "provisionRequest");
         check_provision_request(&mut rf);
         f.errors.append(&mut rf.errors);
         let given_detail = f.object("provisionDetail").cloned().unwrap_or_default();
-        let mut df = Fields::nested(&given_detail, "provisionDetail");
+        let mut df = f.child(&given_detail, "provisionDetail");
         let details = check_details_map(&mut df, "details");
         f.errors.append(&mut df.errors);
         f.object("provisionAttempt");
