@@ -5,6 +5,8 @@
 //! `running` VM (409 otherwise); start/stop of a VM already in the target state is a no-op.
 //! Boot media and reinstall leave the VM `running`. Reinstall accepts any image published by
 //! `/v1/config/vm_images` or `/v1/api/parameters/vm` (the reference reinstalls to `22.04-lts`).
+//! Boot media without `boot_image_uuid` boots the platform rescue image (the reference's example
+//! sends only `uuid`).
 
 use axum::extract::State;
 
@@ -125,7 +127,14 @@ pub async fn toggle_backup(State(sim): State<ThreenvSim>, req: Req) -> ApiResult
 pub async fn boot_iso_media(State(sim): State<ThreenvSim>, req: Req) -> ApiResult {
     let p = req.form()?;
     let uuid = vm_uuid(&p)?;
-    let image = p.req_uuid("boot_image_uuid")?;
+    let image = match p.uuid("boot_image_uuid")? {
+        Some(i) => i,
+        // The reference's example omits it: the platform's rescue image is the default.
+        None => BOOT_IMAGES
+            .iter()
+            .find(|b| !b.is_installation_media)
+            .map_or_else(String::new, |b| b.uuid.to_string()),
+    };
     let repo = p
         .str("boot_image_repository")?
         .unwrap_or_else(|| "platform".to_string());
