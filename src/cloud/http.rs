@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::error::{ApiError, ErrorParser};
 use super::ratelimit::{RateLimit, TokenBucket, shared_bucket};
@@ -293,8 +294,19 @@ impl HttpCore {
         &self.base
     }
 
-    /// Sends `req`, retrying transient failures only when the call is retry-safe.
+    /// Sends `req`, retrying transient failures only when the call is retry-safe. Runs in a
+    /// `cloud_call` span carrying the API, method and endpoint template (never ids or secrets).
     pub async fn send(&self, req: Request) -> Result<Response, ApiError> {
+        let span = tracing::debug_span!(
+            "cloud_call",
+            api = self.cfg.api,
+            method = %req.method,
+            endpoint = req.endpoint
+        );
+        self.send_inner(req).instrument(span).await
+    }
+
+    async fn send_inner(&self, req: Request) -> Result<Response, ApiError> {
         let api = self.cfg.api;
         if let Some(message) = req.build_error.clone() {
             return Err(ApiError::InvalidRequest { api, message });
