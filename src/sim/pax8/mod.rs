@@ -7,6 +7,8 @@
 
 mod delivery;
 mod model;
+mod provisioners;
+mod requests;
 mod routes;
 mod token;
 
@@ -52,7 +54,8 @@ pub struct Pax8Sim {
     token_ttl: Duration,
     retry_delays: Vec<Duration>,
     seed: Option<u64>,
-    initial: Pax8State,
+    /// What `reset` returns to: no objects, the provisioner (kept across resets and restores).
+    initial: Mutex<Pax8State>,
     state: Mutex<Pax8State>,
     rng: Mutex<StdRng>,
     tokens: Mutex<HashMap<String, Instant>>,
@@ -98,7 +101,7 @@ pub fn build(cfg: &SimConfig) -> Simulator {
         retry_delays: cfg.webhook_retry_delays.clone(),
         seed: cfg.seed,
         state: Mutex::new(initial.clone()),
-        initial,
+        initial: Mutex::new(initial),
         rng: Mutex::new(rng),
         tokens: Mutex::new(HashMap::new()),
         http,
@@ -177,7 +180,12 @@ impl SimBackend for Pax8Sim {
 
     /// Back to the start: one provisioner (the same one), nothing else; tokens are revoked.
     fn reset(&self) {
-        *self.state() = self.initial.clone();
+        let initial = self
+            .initial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        *self.state() = initial;
         *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = super::seeded_rng(self.seed, 33);
         self.tokens
             .lock()
@@ -190,7 +198,12 @@ impl SimBackend for Pax8Sim {
     }
 
     fn restore(&self, snapshot: Value) -> Result<(), serde_json::Error> {
-        *self.state() = serde_json::from_value(snapshot)?;
+        let restored: Pax8State = serde_json::from_value(snapshot)?;
+        self.initial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .provisioner = restored.provisioner.clone();
+        *self.state() = restored;
         Ok(())
     }
 
