@@ -2,6 +2,9 @@
 //! port 0 and make raw HTTP calls.
 #![allow(dead_code)]
 
+pub mod client;
+pub mod replay;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,4 +156,19 @@ pub async fn vm(r: &Running, loc: Option<&str>, extra: &[(&str, &str)]) -> Strin
     let reply = form(r, "POST", &path, &p).await;
     assert_eq!(reply.status, 200, "create vm: {}", reply.text);
     reply.body()["uuid"].as_str().unwrap().to_string()
+}
+
+/// Form parameters of a valid Ubuntu VM.
+pub fn base_vm() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("name", "web-1"),
+        ("os_name", "ubuntu"),
+        ("os_version", "16.04"),
+        ("disks", "20"),
+        ("vcpu", "2"),
+        ("ram", "2048"),
+        ("username", "example"),
+        ("password", "Password123"),
+        ("billing_account_id", "6"),
+    ]
 }
