@@ -14,7 +14,16 @@ fn url_after(line: &str, name: &str) -> Option<String> {
 }
 
 #[tokio::test]
-async fn sim_binary_prints_urls_answers_examples_and_stops_cleanly() {
+async fn sim_binary_answers_and_stops_cleanly_on_ctrl_c() {
+    run_sim_and_stop_with("-INT").await;
+}
+
+#[tokio::test]
+async fn sim_binary_answers_and_stops_cleanly_on_sigterm() {
+    run_sim_and_stop_with("-TERM").await;
+}
+
+async fn run_sim_and_stop_with(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_nno-operator"))
@@ -123,7 +132,7 @@ async fn sim_binary_prints_urls_answers_examples_and_stops_cleanly() {
 
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -131,7 +140,7 @@ async fn sim_binary_prints_urls_answers_examples_and_stops_cleanly() {
         .await
         .expect("stops")
         .unwrap();
-    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(status.success(), "clean exit on {signal}: {status}");
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert!(
         saved["nno"].to_string().contains(id),

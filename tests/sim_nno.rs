@@ -693,6 +693,12 @@ async fn state_file_keeps_jobs_across_restarts() {
     let sims = start(config.clone()).await;
     let job = new_job(sims.nno_url(), "persisted").await;
     wait_status(sims.nno_url(), &job, "COMPLETED").await;
+    // Saved while running, not only at shutdown.
+    eventually(WAIT, "the state file to hold the completed job", || async {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        (text.contains(&job) && text.contains("COMPLETED")).then_some(())
+    })
+    .await;
     sims.stop().await;
     let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert!(saved["nno"].is_object() && saved["pax8"].is_object() && saved["threenv"].is_object());
