@@ -445,3 +445,102 @@ async fn snapshot_restore_and_reset_through_the_backend_trait() {
     assert!(SimBackend::restore(&r.sim, json!({"locations": 5})).is_err());
     r.server.stop().await;
 }
+
+#[tokio::test]
+async fn service_package_is_provisioning_until_the_delay_passes() {
+    let r = start_with(Duration::from_millis(300)).await;
+    let created = json(
+        &r,
+        "POST",
+        "/v1/user-resource/service/package",
+        json!({"billing_account_id": 12, "service": "mariadb", "version": "10.5",
+               "display_name": "maria", "vm_cpu": 1, "vm_ram": 1024, "vm_disk_gb": 30}),
+    )
+    .await;
+    assert_eq!(created.body()["status"], "provisioning");
+    assert_eq!(created.body()["properties"]["port"], 3306);
+    let uuid = created.body()["uuid"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = get(&r, &format!("/v1/user-resource/service/package/{uuid}")).await;
+        if got.body()["status"] == "active" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "package never became active");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bad = json(
+        &r,
+        "POST",
+        "/v1/user-resource/service/package",
+        json!({"billing_account_id": 12, "service": "oracle", "version": "1",
+               "display_name": "x", "vm_cpu": 1, "vm_ram": 1024, "vm_disk_gb": 30}),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let missing = json(
+        &r,
+        "POST",
+        "/v1/user-resource/service/package",
+        json!({"billing_account_id": 12}),
+    )
+    .await;
+    assert_eq!(missing.status, 400);
+    r.server.stop().await;
+}
+
+/// The harness (`Simulators`, as `nno-operator sim` runs it) serves this simulator with its
+/// `/_sim/` introspection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_serves_the_threenv_simulator() {
+    let sims = nno_operator::sim::Simulators::start(nno_operator::sim::SimConfig {
+        provision_delay: Duration::ZERO,
+        ..nno_operator::sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let url = sims.threenv_url().to_string();
+    let created = http
+        .post(format!("{url}/v1/bus02/user-resource/vm"))
+        .header("apikey", sims.api_key())
+        .form(&base_vm())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 200);
+    let counts: serde_json::Value = http
+        .get(format!("{url}/_sim/counts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts["vms.bus02"].as_u64(), counts["vms"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let reqs: serde_json::Value = http
+        .get(format!("{url}/_sim/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        reqs["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "/v1/{slug}/user-resource/vm" && r["status"] == 200)
+    );
+    let unauth = http
+        .get(format!("{url}/v1/user-resource/vm/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauth.status().as_u16(), 401);
+    sims.stop().await;
+}

@@ -103,3 +103,36 @@ pub(crate) fn located(loc: Option<&str>, rest: &str) -> String {
         Some(slug) => format!("/v1/{}{rest}", seg(slug)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_error_envelopes() {
+        let e =
+            parse_error(br#"{"errors":{"Error":"No such virtual machine exists. x"}}"#).unwrap();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (None, "No such virtual machine exists. x")
+        );
+        let e = parse_error(
+            br#"{"errors":{"consumer::resource_forbidden":{"msg":"Consumer not allowed to access resource.","type":"consumer"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code.as_deref(), Some("consumer::resource_forbidden"));
+        assert_eq!(e.message, "Consumer not allowed to access resource.");
+        assert!(parse_error(b"not json").is_none());
+        assert!(parse_error(br#"{"error":{"message":"x"}}"#).is_none());
+    }
+
+    #[test]
+    fn location_slug_routing() {
+        assert_eq!(located(None, "/user-resource/vm"), "/v1/user-resource/vm");
+        assert_eq!(
+            located(Some("bus02"), "/user-resource/vm"),
+            "/v1/bus02/user-resource/vm"
+        );
+        assert_eq!(located(Some("a/b"), "/x"), "/v1/a%2Fb/x");
+    }
+}
