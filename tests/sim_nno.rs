@@ -728,3 +728,31 @@ async fn a_seed_makes_ids_reproducible() {
     assert_eq!(ids[0], ids[1]);
     assert_ne!(ids[0].0, ids[0].1);
 }
+
+#[tokio::test]
+async fn invalid_settings_are_refused() {
+    let e = Simulators::start(cfg(0, 1.5)).await.unwrap_err();
+    assert!(e.to_string().contains("job failure rate"), "{e}");
+    let mut bad = cfg(0, 0.0);
+    bad.faults.error_rate = 2.0;
+    let e = Simulators::start(bad).await.unwrap_err();
+    assert!(e.to_string().contains("error_rate"), "{e}");
+    let sims = start_default().await;
+    let r = http()
+        .put(format!("{}/_sim/faults", sims.nno_url()))
+        .json(&json!({"throttle_rate": 0.7, "error_rate": 0.7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http()
+        .put(format!("{}/_sim/faults", sims.nno_url()))
+        .json(&json!({"no_such_knob": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let f = get_json(&format!("{}/_sim/faults", sims.nno_url())).await;
+    assert_eq!(f["error_rate"], 0.0, "refused settings are not applied");
+    sims.stop().await;
+}

@@ -145,6 +145,8 @@ impl fmt::Debug for Request {
 
 impl Request {
     /// `endpoint` is the documented path template (for logs and metrics), `path` the concrete path.
+    /// GET, HEAD and DELETE are retry-safe by default; a retried DELETE whose first reply was lost
+    /// answers 404, which callers of a delete should treat as "gone".
     pub fn new(method: Method, endpoint: &'static str, path: impl Into<String>) -> Self {
         let retry_safe = matches!(method, Method::GET | Method::HEAD | Method::DELETE);
         Self {

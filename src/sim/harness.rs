@@ -21,6 +21,8 @@ pub enum SimError {
     Server(#[from] ServerError),
     #[error(transparent)]
     Persist(#[from] PersistError),
+    #[error("invalid simulator settings: {0}")]
+    Config(String),
     #[error("state file: cannot restore the {name} simulator: {source}")]
     Restore {
         name: &'static str,
@@ -50,6 +52,13 @@ impl std::fmt::Debug for Simulators {
 impl Simulators {
     /// Starts every simulator; with a state file, restores it first and keeps it saved.
     pub async fn start(cfg: SimConfig) -> Result<Self, SimError> {
+        if !(0.0..=1.0).contains(&cfg.job_failure_rate) {
+            return Err(SimError::Config(format!(
+                "job failure rate must be between 0 and 1, got {}",
+                cfg.job_failure_rate
+            )));
+        }
+        cfg.faults.validate().map_err(SimError::Config)?;
         let threenv_sim = super::threenv::build(&cfg);
         let nno_sim = super::nno::build(&cfg);
         let pax8_sim = super::pax8::build(&cfg);
