@@ -297,3 +297,81 @@ async fn bad_credentials_and_bad_requests_are_terminal_errors() {
     );
     sims.stop().await;
 }
+
+#[tokio::test]
+async fn token_requests_are_retried_but_creates_are_not() {
+    let sims = start_default().await;
+    let url = sims.pax8_url();
+    let mut cfg = Pax8Client::config(
+        url,
+        &Pax8Credentials {
+            client_id: "dev-client-id".into(),
+            client_secret: Secret::new("dev-client-secret"),
+        },
+    );
+    cfg.rate_limit = None;
+    cfg.retry.base_delay = Duration::from_millis(10);
+    let c = Pax8Client::with_config(
+        cfg,
+        Pax8Credentials {
+            client_id: "dev-client-id".into(),
+            client_secret: Secret::new("dev-client-secret"),
+        },
+    )
+    .unwrap();
+    put_faults(url, serde_json::json!({"throttle_rate": 1.0, "retry_after_secs": 0, "path_prefix": "/v1/token"})).await;
+    let e = c.access_token().await.unwrap_err();
+    assert!(matches!(e, ApiError::Throttled { .. }), "{e:?}");
+    assert_eq!(
+        served(url, "POST", "/v1/token", Some(429)).await,
+        4,
+        "the token request is retried"
+    );
+    clear_faults(url).await;
+    let pid = c
+        .list_provisioners(PageRequest::default())
+        .await
+        .unwrap()
+        .content[0]
+        .id
+        .clone()
+        .unwrap();
+
+    put_faults(
+        url,
+        serde_json::json!({"lost_reply_rate": 1.0, "methods": ["POST"], "path_prefix": "/v2/"}),
+    )
+    .await;
+    let e = c
+        .create_webhook(
+            &pid,
+            &WebhookCreate {
+                url: "http://127.0.0.1:9/x".into(),
+                shared_secret: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.outcome_unknown(), "{e:?}");
+    assert_eq!(
+        served(
+            url,
+            "POST",
+            "/v2/provisioners/{provisionerId}/webhooks",
+            None
+        )
+        .await,
+        1
+    );
+    clear_faults(url).await;
+    // The webhook exists although the reply was lost: look before creating again.
+    assert_eq!(
+        c.list_webhooks(&pid, PageRequest::default())
+            .await
+            .unwrap()
+            .content
+            .len(),
+        1
+    );
+    sims.stop().await;
+}
