@@ -13,6 +13,7 @@ use http::{HeaderValue, StatusCode};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use super::SimBackend;
 
@@ -115,6 +116,8 @@ enum Fault {
 pub struct Faults {
     config: RwLock<FaultConfig>,
     rng: Mutex<StdRng>,
+    /// Cancelled when the server stops, so hung requests end and shutdown is not held up.
+    stopping: CancellationToken,
 }
 
 impl Faults {
@@ -122,7 +125,13 @@ impl Faults {
         Self {
             config: RwLock::new(config),
             rng: Mutex::new(rng),
+            stopping: CancellationToken::new(),
         }
+    }
+
+    /// Ends every request hung by the timeout fault (called when the server stops).
+    pub fn release_hung(&self) {
+        self.stopping.cancel();
     }
 
     pub fn get(&self) -> FaultConfig {
@@ -180,7 +189,10 @@ pub async fn inject(State(st): State<FaultLayerState>, req: Request, next: Next)
         None => next.run(req).await,
         Some(Fault::Timeout) => {
             // The client normally gives up first; hyper then drops this future.
-            tokio::time::sleep(Duration::from_millis(cfg.hang_ms)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(cfg.hang_ms)) => {}
+                _ = st.faults.stopping.cancelled() => {}
+            }
             st.backend.error_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Injected fault: the request timed out",

@@ -32,9 +32,16 @@ pub trait SimBackend: Send + Sync + 'static {
     fn restore(&self, snapshot: Value) -> Result<(), serde_json::Error>;
     /// A response in this API's documented error envelope (used by the fault layer).
     fn error_response(&self, status: StatusCode, message: &str) -> Response;
+    /// Backend-specific test hooks, mounted beside `/_sim/…` (paths should start with
+    /// `/_sim/<name>/`): like the rest of `/_sim/`, without faults and request counting.
+    fn sim_routes(&self) -> Option<Router> {
+        None
+    }
 }
 
-/// A simulator ready to be served: its state and its API routes (without `/_sim/`).
+/// A simulator ready to be served: its state and its API routes (without `/_sim/`). The router
+/// should have its own fallback (a 404 in the API's envelope); axum layers reach an explicit
+/// fallback only, so unmatched requests are counted (as `<unmatched>`) only then.
 pub struct Simulator {
     pub backend: Arc<dyn SimBackend>,
     pub router: Router,
@@ -131,6 +138,7 @@ pub fn wrap(sim: Simulator, faults: Arc<Faults>) -> (Router, Arc<RequestCounters
         .router
         .layer(middleware::from_fn_with_state(fault_state, inject))
         .layer(middleware::from_fn_with_state(counters.clone(), count));
+    let extra = sim.backend.sim_routes();
     let state = IntrospectState {
         backend: sim.backend,
         faults,
@@ -142,7 +150,11 @@ pub fn wrap(sim: Simulator, faults: Arc<Faults>) -> (Router, Arc<RequestCounters
         .route("/_sim/faults", get(get_faults).put(put_faults))
         .route("/_sim/reset", post(reset))
         .with_state(state);
-    (api.merge(introspect), counters)
+    let mut router = api.merge(introspect);
+    if let Some(extra) = extra {
+        router = router.merge(extra);
+    }
+    (router, counters)
 }
 
 async fn get_counts(State(st): State<IntrospectState>) -> Json<BTreeMap<String, usize>> {

@@ -116,9 +116,10 @@ impl SimServer {
         &self.counters
     }
 
-    /// Stops accepting, lets in-flight requests finish for up to two seconds, then aborts
-    /// (a request hung by the timeout fault must not block shutdown).
+    /// Stops accepting, ends requests hung by the timeout fault (504), lets in-flight requests
+    /// finish for up to two seconds, then aborts.
     pub async fn stop(mut self) {
+        self.faults.release_hung();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
