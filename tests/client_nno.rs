@@ -9,8 +9,6 @@ use nno_operator::cloud::{ApiError, Secret};
 use nno_operator::sim::SimConfig;
 use simkit::*;
 
-const WAIT: Duration = Duration::from_secs(20);
-
 fn cfg(delay_ms: u64, failure_rate: f64) -> SimConfig {
     SimConfig {
         provision_delay: Duration::from_millis(delay_ms),

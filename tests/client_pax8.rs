@@ -9,8 +9,6 @@ use nno_operator::cloud::{ApiError, Secret};
 use nno_operator::sim::{SimConfig, Simulators};
 use simkit::*;
 
-const WAIT: Duration = Duration::from_secs(20);
-
 fn client(sims: &Simulators) -> Pax8Client {
     Pax8Client::new(
         sims.pax8_url(),

@@ -1,11 +1,17 @@
 //! Test support for the NNO/Pax8 simulator and client tests: start simulators, talk to `/_sim/`.
 #![allow(dead_code)]
 
+pub mod nno;
+pub mod pax8;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use nno_operator::sim::{SimConfig, Simulators};
 use serde_json::{Value, json};
+
+/// Generous bound for anything the tests wait for (the machine may be loaded).
+pub const WAIT: Duration = Duration::from_secs(20);
 
 pub async fn start(cfg: SimConfig) -> Simulators {
     Simulators::start(cfg).await.expect("simulators start")
