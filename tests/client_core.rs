@@ -302,14 +302,8 @@ async fn rate_limit_is_per_credential_and_shared_between_clients() {
         started.elapsed()
     );
 
-    let (other, _) = client(url, 1, limit("key-of-its-own"));
-    let started = Instant::now();
-    other.list_jobs(&JobQuery::default()).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "a different key has its own bucket"
-    );
-    assert_eq!(served(url, "GET", JOBS, Some(200)).await, 7);
+    // (That another key gets its own bucket is covered by the ratelimit unit tests.)
+    assert_eq!(served(url, "GET", JOBS, Some(200)).await, 6);
     sims.stop().await;
 }
 
