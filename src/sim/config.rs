@@ -18,7 +18,8 @@ pub struct SimArgs {
     /// Listen address of the Pax8 simulator (API under /v2/..., token endpoint /v1/token).
     #[arg(long, default_value = "127.0.0.1:18083")]
     pub pax8_addr: SocketAddr,
-    /// 3nv.io API key the simulator accepts in the `apikey` header.
+    /// 3nv.io API key the simulator accepts in the `apikey` header (the reference's curl examples
+    /// use `meowmeowmeow`: pass `--api-key meowmeowmeow` to replay them unchanged).
     #[arg(long, default_value = "dev-api-key")]
     pub api_key: String,
     /// Bearer token the NNO simulator requires; without it NNO accepts unauthenticated calls.
