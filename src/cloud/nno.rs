@@ -519,3 +519,45 @@ impl NnoClient {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tolerant_decoding() {
+        let job: Job = serde_json::from_value(json!({
+            "jobId": "j1", "status": "PAUSED", "type": null, "attempts": null,
+            "result": null, "somethingNew": {"x": 1}
+        }))
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Unknown);
+        assert_eq!(job.kind, None);
+        assert_eq!(job.extra["somethingNew"]["x"], 1);
+        let page: JobPage = serde_json::from_value(json!({"data": []})).unwrap();
+        assert_eq!(page.pagination, Pagination::default());
+        let e =
+            parse_error(br#"{"error":{"code":"X","message":"m","requestId":"r","details":null}}"#)
+                .unwrap();
+        assert_eq!(
+            (
+                e.code.as_deref(),
+                e.message.as_str(),
+                e.request_id.as_deref()
+            ),
+            (Some("X"), "m", Some("r"))
+        );
+        assert!(parse_error(b"<html>").is_none());
+    }
+
+    #[test]
+    fn optional_fields_are_not_sent() {
+        let body = serde_json::to_value(DeprovisionPlatform {
+            platform_id: "p".into(),
+            environment: None,
+        })
+        .unwrap();
+        assert_eq!(body, json!({"platformId": "p"}));
+    }
+}

@@ -410,3 +410,26 @@ fn push_page(q: &mut Vec<(&str, String)>, p: PageRequest) {
         q.push(("size", s.to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_error_shapes() {
+        let e =
+            parse_error(br#"{"status":404,"error":"Not Found","message":"gone","path":"/v2/x"}"#)
+                .unwrap();
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_str()),
+            (Some("Not Found"), "gone")
+        );
+        let e = parse_error(br#"{"error":"access_denied","error_description":"Unauthorized"}"#)
+            .unwrap();
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_str()),
+            (Some("access_denied"), "Unauthorized")
+        );
+        assert!(parse_error(b"[]").is_none());
+    }
+}

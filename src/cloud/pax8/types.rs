@@ -303,3 +303,34 @@ impl ProvisionResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tolerant_decoding() {
+        let r: ProvisionRequest = serde_json::from_value(json!({
+            "id": "x", "type": "SomethingNew", "quantity": null, "partnerAddress": null, "extra": true
+        }))
+        .unwrap();
+        assert_eq!(r.kind, Some(ProvisionRequestType::Unknown));
+        assert_eq!(r.quantity, None);
+        let p: Page<ProvisionAttempt> =
+            serde_json::from_value(json!({"content": [{"id": "a", "status": null}]})).unwrap();
+        assert_eq!(p.content[0].status, None);
+        assert_eq!(p.page, PageInfo::default());
+        let w: Webhook = serde_json::from_value(json!({
+            "url": "u", "createdDate": "d", "sharedSecret": {"credential": "top-secret"}
+        }))
+        .unwrap();
+        assert!(!format!("{w:?}").contains("top-secret"));
+    }
+
+    #[test]
+    fn result_serialises_only_what_is_set() {
+        let v = serde_json::to_value(ProvisionResult::fail("no")).unwrap();
+        assert_eq!(v, json!({"status": "Fail", "errorMessage": "no"}));
+    }
+}
