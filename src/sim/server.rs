@@ -45,6 +45,13 @@ impl std::fmt::Debug for SimServer {
     }
 }
 
+/// A per-simulator stream number for the fault RNG (FNV-1a of the name).
+fn fault_stream(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 impl SimServer {
     /// Binds `addr` and serves `sim` with the given initial faults until [`SimServer::stop`].
     pub async fn start(
@@ -58,7 +65,7 @@ impl SimServer {
         let backend = sim.backend.clone();
         let faults = Arc::new(Faults::new(
             faults,
-            super::seeded_rng(seed, 0xFA17 ^ u64::from(name.len() as u32)),
+            super::seeded_rng(seed, fault_stream(name)),
         ));
         let (router, counters) = wrap(sim, faults.clone());
         let listener = TcpListener::bind(addr)
