@@ -275,3 +275,32 @@ async fn a_hung_request_does_not_block_stop() {
         "the hung request is answered at shutdown"
     );
 }
+
+#[tokio::test]
+async fn seeded_faults_are_reproducible() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let (s, _) = server(FaultConfig {
+            error_rate: 0.5,
+            ..FaultConfig::default()
+        })
+        .await;
+        let mut statuses = Vec::new();
+        for i in 0..20 {
+            let r = http()
+                .post(format!("{}/things/{i}", s.url()))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        s.stop().await;
+        runs.push(statuses);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(
+        runs[0].contains(&503) && runs[0].contains(&201),
+        "{:?}",
+        runs[0]
+    );
+}
