@@ -156,7 +156,8 @@ async fn idempotent_calls_are_retried_until_the_fault_clears() {
     let url = sims.nno_url().to_owned();
     put_faults(&url, json!({"error_rate": 1.0, "methods": ["GET"]})).await;
     let (c, _) = client(&url, 50, |cfg| {
-        cfg.retry.base_delay = Duration::from_millis(100)
+        cfg.retry.base_delay = Duration::from_millis(100);
+        cfg.retry.max_delay = Duration::from_millis(250);
     });
     let healer = tokio::spawn({
         let url = url.clone();

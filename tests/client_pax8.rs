@@ -197,7 +197,7 @@ async fn every_operation_round_trips() {
 #[tokio::test]
 async fn token_is_refreshed_before_expiry_and_after_a_401() {
     let sims = start(SimConfig {
-        pax8_token_ttl: Duration::from_secs(2),
+        pax8_token_ttl: Duration::from_secs(5),
         ..SimConfig::default()
     })
     .await;

@@ -14,7 +14,7 @@ use simkit::*;
 #[tokio::test]
 async fn token_endpoint_checks_credentials_audience_and_grant() {
     let sims = start(SimConfig {
-        pax8_token_ttl: Duration::from_secs(1),
+        pax8_token_ttl: Duration::from_secs(3),
         ..fast_cfg()
     })
     .await;
@@ -24,7 +24,7 @@ async fn token_endpoint_checks_credentials_audience_and_grant() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert!(v["access_token"].as_str().is_some_and(|t| t.len() > 20));
-    assert_eq!(v["expires_in"], 1);
+    assert_eq!(v["expires_in"], 3);
     assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["scope"], "vendorSimulation:provisioning");
     let token = v["access_token"].as_str().unwrap().to_owned();

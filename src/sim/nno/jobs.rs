@@ -438,3 +438,61 @@ fn result_for(job: &Job, rng: &mut StdRng) -> Value {
         _ => json!({ "platformId": job.platform_id }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn timing(failure_rate: f64) -> Timing {
+        Timing {
+            delay: Duration::from_millis(1000),
+            failure_rate,
+        }
+    }
+
+    #[test]
+    fn jobs_move_through_their_states_on_schedule() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut e = Engine::default();
+        let id = e.enqueue(
+            &mut rng,
+            timing(0.0),
+            "stack.activate",
+            Some("p".into()),
+            json!({}),
+        );
+        let t0 = e.get(&id).unwrap().created_at;
+        let ms = chrono::Duration::milliseconds;
+        e.advance(&mut rng, timing(0.0), t0 + ms(499));
+        assert_eq!(e.get(&id).unwrap().status, JobStatus::Queued);
+        e.advance(&mut rng, timing(0.0), t0 + ms(500));
+        assert_eq!(e.get(&id).unwrap().status, JobStatus::Running);
+        assert_eq!(e.get(&id).unwrap().attempts, 1);
+        e.advance(&mut rng, timing(0.0), t0 + ms(1000));
+        let j = e.get(&id).unwrap();
+        assert_eq!(j.status, JobStatus::Completed);
+        assert!(j.result.as_ref().unwrap()["stackInstanceId"].is_string());
+        assert_eq!(e.dlq_count(), 0);
+    }
+
+    #[test]
+    fn failures_are_dead_lettered_and_replay_requeues() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut e = Engine::default();
+        let id = e.enqueue(&mut rng, timing(1.0), "platform.provision", None, json!({}));
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        e.advance(&mut rng, timing(1.0), later);
+        assert_eq!(e.get(&id).unwrap().status, JobStatus::Failed);
+        let (entries, next) = e.list_dlq(None, 10);
+        assert_eq!((entries.len(), next), (1, None));
+        let entry = entries[0].entry_id.clone();
+        assert_eq!(e.replay(timing(1.0), &entry).unwrap(), id);
+        assert_eq!(e.get(&id).unwrap().status, JobStatus::Queued);
+        assert_eq!(e.dlq_count(), 0);
+        assert_eq!(
+            e.replay(timing(1.0), &entry),
+            Err(JobError::EntryNotFound(entry))
+        );
+    }
+}
