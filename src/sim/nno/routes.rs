@@ -127,11 +127,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 async fn auth(State(sim): Sim, req: Request, next: Next) -> Response {
     if let Some(token) = &sim.token {
-        let given = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+        let given = crate::sim::bearer_token(req.headers());
         match given {
             None => return error(StatusCode::UNAUTHORIZED, "Missing bearer token"),
             Some(g) if g != token => {

@@ -115,12 +115,7 @@ pub async fn issue(State(sim): State<Arc<Pax8Sim>>, headers: HeaderMap, body: By
 /// Rejects `/v2` calls without a live bearer token.
 pub async fn require(State(sim): State<Arc<Pax8Sim>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    let token = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
+    let token = crate::sim::bearer_token(req.headers()).map(str::to_owned);
     let Some(token) = token else {
         return envelope(
             StatusCode::UNAUTHORIZED,
