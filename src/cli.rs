@@ -10,16 +10,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process; boxing the argument structs would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`),
     /// or write one file per CRD with `--out-dir`.
     Crds(crate::api::crds::CrdsArgs),
+    /// Run the simulators of the 3nv.io, NNO provisioning and Pax8 APIs on loopback.
+    Sim(crate::sim::SimArgs),
 }
 
 /// Runs the selected subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
+        Command::Sim(args) => crate::sim::run(args).await,
     }
 }
