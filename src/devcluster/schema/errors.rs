@@ -78,7 +78,7 @@ impl FieldError {
             _ => match &self.value {
                 Some(v) => format!("{}: {}", self.kind.label(), render_value(v)),
                 None if self.kind == FieldErrorKind::TooMany => self.kind.label().to_string(),
-                None => format!("{}: null", self.kind.label()),
+                None => format!("{}: \"null\"", self.kind.label()),
             },
         };
         if !self.message.is_empty() {
@@ -104,7 +104,7 @@ impl std::fmt::Display for FieldError {
 fn render_value(v: &Value) -> String {
     match v {
         Value::String(s) => go_quote(s),
-        Value::Null => "null".to_string(),
+        Value::Null => "\"null\"".to_string(),
         other => other.to_string(),
     }
 }

@@ -13,6 +13,15 @@ use super::cel_rules::{CompiledRules, supported_values};
 use super::errors::{FieldError, FieldErrorKind, SchemaError};
 use super::formats;
 
+const BLOCKING: &[FieldErrorKind] = &[
+    FieldErrorKind::NotSupported,
+    FieldErrorKind::Required,
+    FieldErrorKind::TooLong,
+    FieldErrorKind::TooMany,
+    FieldErrorKind::TypeInvalid,
+];
+const RULES_NOT_CHECKED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
 /// A CRD version's schema compiled once for repeated validation (structural checks and CEL rules).
 pub struct CompiledSchema {
     structural: jsonschema::Validator,
@@ -63,7 +72,18 @@ impl CompiledSchema {
             .iter_errors(obj)
             .map(|e| to_field_error(&e))
             .collect();
-        errs.extend(self.rules.evaluate(obj, old));
+        // Like the apiserver, CEL rules only run on an object whose types, enums, lengths and
+        // required fields are right (`hasBlockingErr`).
+        if errs.iter().any(|e| BLOCKING.contains(&e.kind)) {
+            errs.push(FieldError::new(
+                FieldErrorKind::Invalid,
+                "<nil>",
+                None,
+                RULES_NOT_CHECKED,
+            ));
+        } else {
+            errs.extend(self.rules.evaluate(obj, old));
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }
