@@ -1,6 +1,6 @@
-//! The generated OpenAPI v3 documents as the real `kubectl explain` reads them: a minimal HTTP server
-//! serves legacy discovery plus `/openapi/v3` from the schema module, and kubectl must explain custom
-//! and built-in fields with their descriptions.
+//! The generated documents as the real kubectl reads them: a minimal HTTP server serves legacy
+//! discovery, `/openapi/v3` and a `Table` list from the schema module; `kubectl explain` must explain
+//! custom and built-in fields with their descriptions, and `kubectl get` must print the printer columns.
 
 use std::time::Duration;
 
@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use nno_operator::devcluster::schema::{
-    KindSchema, builtin_kind_schemas, openapi_v3_group_version, openapi_v3_index_for_kinds,
+    IncludeObject, KindSchema, builtin_kind_schemas, from_crd_columns, openapi_v3_group_version,
+    openapi_v3_index_for_kinds, render_table,
 };
 use serde_json::{Value, json};
 
@@ -71,6 +72,31 @@ fn groups(kinds: &[KindSchema]) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// Two VMs as a Table, one Ready with every column set, one fresh with most columns missing.
+fn vm_table() -> Value {
+    let columns = from_crd_columns(&json!([
+        {"name": "READY", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+        {"name": "EXTERNAL-ID", "type": "string", "jsonPath": ".metadata.annotations.nno\\.app/external-id"},
+        {"name": "VCPU", "type": "integer", "jsonPath": ".spec.vcpu"},
+        {"name": "PRIVATE-IP", "type": "string", "jsonPath": ".status.privateIpv4", "priority": 1},
+        {"name": "AGE", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+    ]));
+    let created = (chrono::Utc::now() - chrono::Duration::seconds(312)).to_rfc3339();
+    let objects = [
+        json!({"apiVersion": "nno.app/v1alpha1", "kind": "VirtualMachine",
+               "metadata": {"name": "web", "namespace": "default", "creationTimestamp": created,
+                            "annotations": {"nno.app/external-id": "a5b0"}},
+               "spec": {"vcpu": 4},
+               "status": {"privateIpv4": "10.0.0.7", "conditions": [{"type": "Ready", "status": "True"}]}}),
+        json!({"apiVersion": "nno.app/v1alpha1", "kind": "VirtualMachine",
+               "metadata": {"name": "db", "namespace": "default", "creationTimestamp": created},
+               "spec": {"vcpu": 2}}),
+    ];
+    let mut table = render_table(&columns, &objects, IncludeObject::Object);
+    table["metadata"] = json!({"resourceVersion": "7"});
+    table
+}
+
 async fn serve() -> String {
     let kinds = kinds();
     let app = Router::new()
@@ -88,6 +114,7 @@ async fn serve() -> String {
             "/openapi/v3/{*path}",
             get(|State(k): State<Vec<KindSchema>>, Path(p): Path<String>| async move { Json(openapi_v3_group_version(&p, &k)) }),
         )
+        .route("/apis/nno.app/v1alpha1/namespaces/{ns}/virtualmachines", get(|| async { Json(vm_table()) }))
         .with_state(kinds);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -154,4 +181,35 @@ async fn kubectl_explains_builtin_fields() {
     let (ok, out) = kubectl(&server, &["explain", "leases.spec.holderIdentity"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("holderIdentity"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_prints_the_printer_columns() {
+    let server = serve().await;
+    let (ok, out) = kubectl(&server, &["get", "vm", "-n", "default"]).await;
+    assert!(ok, "{out}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        vec!["NAME", "READY", "EXTERNAL-ID", "VCPU", "AGE"],
+        "{out}"
+    );
+    assert_eq!(lines[1][..4], ["web", "True", "a5b0", "4"], "{out}");
+    assert!(lines[1][4].starts_with("5m1"), "{out}");
+    // Missing values are null cells, which kubectl prints blank (as for a real apiserver).
+    assert_eq!(lines[2][..2], ["db", "2"], "{out}");
+    assert_eq!(lines[2].len(), 3, "{out}");
+
+    let (ok, wide) = kubectl(&server, &["get", "vm", "-n", "default", "-o", "wide"]).await;
+    assert!(ok, "{wide}");
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("PRIVATE-IP")),
+        "{wide}"
+    );
+    assert!(wide.contains("10.0.0.7"), "{wide}");
 }
