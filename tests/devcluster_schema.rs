@@ -349,7 +349,7 @@ fn status_message_and_status_object_match_the_apiserver() {
     // Identical errors are reported once, as ToAggregate does.
     assert_eq!(
         status_message("Secret", "s", &[e.clone(), e.clone()]),
-        status_message("Secret", "s", &[e.clone()])
+        status_message("Secret", "s", std::slice::from_ref(&e))
     );
     let status = invalid_status("nno.app", "VirtualMachine", "web", &[e]);
     assert_eq!(status["code"], 422);

@@ -211,7 +211,7 @@ fn is_isbn10(s: &str) -> bool {
             None => return false,
         },
     };
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {
@@ -245,7 +245,7 @@ fn is_creditcard(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `^\d{3}[- ]?\d{2}[- ]?\d{4}$`
