@@ -1,114 +1,17 @@
 //! Unit tests of the devcluster schema logic: structural validation and its apiserver-style messages,
-//! CEL rules (including transition rules), defaulting and pruning.
+//! `x-kubernetes-list-type` invariants, defaulting and pruning.
 
 #![recursion_limit = "256"]
 
+#[path = "schema_fixtures/mod.rs"]
+mod fixtures;
+
+use fixtures::{base_spec, compiled, errors, only_error, vm, vm_schema, with};
 use nno_operator::devcluster::schema::{
-    CompiledSchema, FieldError, FieldErrorKind, SchemaError, apply_defaults, check_crd_rules,
-    invalid_status, prune_unknown, status_message, validate_object,
+    FieldError, FieldErrorKind, apply_defaults, invalid_status, prune_unknown, status_message,
+    validate_object,
 };
 use serde_json::{Value, json};
-
-/// A VirtualMachine-like schema with the rule forms the project's CRDs use.
-fn vm_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": {
-                "type": "object",
-                "required": ["platformRef", "vcpu"],
-                "x-kubernetes-validations": [
-                    {"rule": "self.sourceImageType == 'EMPTY' || has(self.sourceImage)",
-                     "message": "sourceImage is required unless sourceImageType is EMPTY"},
-                    {"rule": "!has(oldSelf.backupId) || has(self.backupId)", "message": "backupId cannot be removed"}
-                ],
-                "properties": {
-                    "platformRef": {
-                        "type": "object", "required": ["name"],
-                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63,
-                                                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}}
-                    },
-                    "platformId": {"type": "string",
-                        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "platformId is immutable"}]},
-                    "hostname": {"type": "string", "x-kubernetes-validations": [
-                        {"rule": "self.size() <= 63", "message": "hostname must be at most 63 characters"},
-                        {"rule": "self.matches('^[a-z][-a-z0-9]*$')"}
-                    ]},
-                    "vcpu": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 16},
-                    "ramGb": {"type": "number", "minimum": 0.5, "exclusiveMinimum": true, "maximum": 128, "exclusiveMaximum": true},
-                    "powerState": {"type": "string", "enum": ["Running", "Stopped"], "default": "Running"},
-                    "deletionPolicy": {"type": "string", "enum": ["Delete", "Orphan"], "default": "Delete"},
-                    "sourceImageType": {"type": "string", "default": "IMAGE"},
-                    "sourceImage": {"type": "string"},
-                    "backupId": {"type": "string"},
-                    "contactEmail": {"type": "string", "format": "email"},
-                    "expiresAt": {"type": "string", "format": "date-time"},
-                    "note": {"type": "string", "format": "some-unknown-format"},
-                    "description": {"type": "string", "nullable": true},
-                    "size": {"x-kubernetes-int-or-string": true},
-                    "tags": {"type": "array", "maxItems": 3, "items": {"type": "string",
-                        "x-kubernetes-validations": [{"rule": "self.startsWith('t-')", "message": "tags start with t-"}]}},
-                    "sshKeys": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                    "labels": {"type": "object", "maxProperties": 2, "additionalProperties": {"type": "string", "maxLength": 5}},
-                    "rules": {
-                        "type": "array",
-                        "x-kubernetes-validations": [{"rule": "self.all(r, r.protocol != 'ICMP' || !has(r.portStart))",
-                                                       "message": "ICMP rules have no ports"}],
-                        "items": {
-                            "type": "object",
-                            "required": ["protocol"],
-                            "x-kubernetes-validations": [
-                                {"rule": "!has(self.portStart) || !has(self.portEnd) || self.portStart <= self.portEnd",
-                                 "message": "portStart must not exceed portEnd", "fieldPath": ".portStart"}
-                            ],
-                            "properties": {
-                                "protocol": {"type": "string", "enum": ["TCP", "UDP", "ICMP"]},
-                                "portStart": {"type": "integer", "minimum": 1, "maximum": 65535},
-                                "portEnd": {"type": "integer", "minimum": 1, "maximum": 65535}
-                            }
-                        }
-                    }
-                }
-            },
-            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
-        }
-    })
-}
-
-fn vm(spec: Value) -> Value {
-    json!({"apiVersion": "nno.app/v1alpha1", "kind": "VirtualMachine", "metadata": {"name": "web"}, "spec": spec})
-}
-
-fn base_spec() -> Value {
-    json!({"platformRef": {"name": "acme"}, "vcpu": 2, "sourceImageType": "EMPTY"})
-}
-
-fn with(mut spec: Value, key: &str, value: Value) -> Value {
-    spec[key] = value;
-    spec
-}
-
-fn compiled() -> CompiledSchema {
-    CompiledSchema::compile(&vm_schema()).expect("the test schema compiles")
-}
-
-fn errors(obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-    compiled().validate(obj, old).err().unwrap_or_default()
-}
-
-/// The single field error for `obj`, rendered as the apiserver's `field: body` text (the note
-/// that blocking errors kept the CEL rules from running is not counted).
-fn only_error(obj: &Value) -> String {
-    let errs: Vec<FieldError> = errors(obj, None)
-        .into_iter()
-        .filter(|e| e.path != "<nil>")
-        .collect();
-    assert_eq!(errs.len(), 1, "expected exactly one error, got {errs:?}");
-    errs[0].to_string()
-}
 
 #[test]
 fn a_valid_object_passes() {
@@ -380,249 +283,6 @@ fn status_message_and_status_object_match_the_apiserver() {
 }
 
 #[test]
-fn cel_rule_with_has_and_message() {
-    let spec = with(base_spec(), "sourceImageType", json!("IMAGE"));
-    let e = &errors(&vm(spec), None)[0];
-    assert_eq!(e.kind, FieldErrorKind::Invalid);
-    assert_eq!(
-        e.to_string(),
-        r#"spec: Invalid value: "object": sourceImage is required unless sourceImageType is EMPTY"#
-    );
-    let spec = with(
-        with(base_spec(), "sourceImageType", json!("IMAGE")),
-        "sourceImage",
-        json!("debian"),
-    );
-    assert_eq!(compiled().validate(&vm(spec), None), Ok(()));
-}
-
-#[test]
-fn cel_rule_on_list_items_with_field_path() {
-    let spec = with(
-        base_spec(),
-        "rules",
-        json!([{"protocol": "TCP", "portStart": 80, "portEnd": 443}, {"protocol": "TCP", "portStart": 9000, "portEnd": 8000}]),
-    );
-    assert_eq!(
-        only_error(&vm(spec)),
-        r#"spec.rules[1].portStart: Invalid value: "object": portStart must not exceed portEnd"#
-    );
-}
-
-#[test]
-fn cel_all_macro_size_matches_and_starts_with() {
-    let spec = with(
-        base_spec(),
-        "rules",
-        json!([{"protocol": "ICMP", "portStart": 1}]),
-    );
-    assert_eq!(
-        only_error(&vm(spec)),
-        r#"spec.rules: Invalid value: "array": ICMP rules have no ports"#
-    );
-    let spec = with(base_spec(), "hostname", json!("a".repeat(64)));
-    assert_eq!(
-        only_error(&vm(spec)),
-        r#"spec.hostname: Invalid value: "string": hostname must be at most 63 characters"#
-    );
-    // Without a message the apiserver says which rule failed.
-    let spec = with(base_spec(), "hostname", json!("9lives"));
-    assert_eq!(
-        only_error(&vm(spec)),
-        r#"spec.hostname: Invalid value: "string": failed rule: self.matches('^[a-z][-a-z0-9]*$')"#
-    );
-    let spec = with(base_spec(), "tags", json!(["t-ok", "bad"]));
-    assert_eq!(
-        only_error(&vm(spec)),
-        r#"spec.tags[1]: Invalid value: "string": tags start with t-"#
-    );
-}
-
-#[test]
-fn size_function_form() {
-    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
-        "x-kubernetes-validations": [{"rule": "size(self.name) <= 3", "message": "name too long"}],
-        "properties": {"name": {"type": "string"}}}}});
-    assert_eq!(
-        validate_object(&schema, &json!({"spec": {"name": "abc"}}), None),
-        Ok(())
-    );
-    let errs = validate_object(&schema, &json!({"spec": {"name": "abcd"}}), None).unwrap_err();
-    assert_eq!(
-        errs[0].to_string(),
-        r#"spec: Invalid value: "object": name too long"#
-    );
-}
-
-#[test]
-fn transition_rules_skip_on_create_and_run_on_update() {
-    let old = vm(with(base_spec(), "platformId", json!("p-1")));
-    // Create: no old object, `self == oldSelf` is skipped.
-    assert_eq!(
-        compiled().validate(&vm(with(base_spec(), "platformId", json!("p-2"))), None),
-        Ok(())
-    );
-    // Update with the same value passes, a changed value fails with the rule's message.
-    assert_eq!(compiled().validate(&old, Some(&old)), Ok(()));
-    let changed = vm(with(base_spec(), "platformId", json!("p-2")));
-    assert_eq!(
-        errors(&changed, Some(&old))
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-        vec![r#"spec.platformId: Invalid value: "string": platformId is immutable"#.to_string()]
-    );
-    // Update where the old object lacked the field: no old value there, so the rule is skipped.
-    assert_eq!(
-        compiled().validate(&changed, Some(&vm(base_spec()))),
-        Ok(())
-    );
-}
-
-#[test]
-fn transition_rule_with_has_on_old_self() {
-    let old = vm(with(base_spec(), "backupId", json!("b-1")));
-    assert_eq!(compiled().validate(&vm(base_spec()), None), Ok(()));
-    assert_eq!(
-        errors(&vm(base_spec()), Some(&old))
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-        vec![r#"spec: Invalid value: "object": backupId cannot be removed"#.to_string()]
-    );
-    assert_eq!(compiled().validate(&old, Some(&old)), Ok(()));
-}
-
-#[test]
-fn list_map_items_correlate_by_key_and_atomic_lists_do_not() {
-    let schema = |list_type: Value| {
-        json!({"type": "object", "properties": {"items": {
-            "type": "array", "x-kubernetes-list-type": list_type, "x-kubernetes-list-map-keys": ["name"],
-            "items": {"type": "object", "properties": {"name": {"type": "string"}, "size": {"type": "integer",
-                "x-kubernetes-validations": [{"rule": "self >= oldSelf", "message": "size cannot shrink"}]}}}
-        }}})
-    };
-    let old = json!({"items": [{"name": "a", "size": 10}, {"name": "b", "size": 20}]});
-    let reordered = json!({"items": [{"name": "b", "size": 20}, {"name": "a", "size": 10}]});
-    let shrunk = json!({"items": [{"name": "b", "size": 20}, {"name": "a", "size": 5}]});
-    let map = schema(json!("map"));
-    assert_eq!(validate_object(&map, &reordered, Some(&old)), Ok(()));
-    let errs = validate_object(&map, &shrunk, Some(&old)).unwrap_err();
-    assert_eq!(
-        errs[0].to_string(),
-        r#"items[1].size: Invalid value: "integer": size cannot shrink"#
-    );
-    // Atomic list items have no old value: the transition rule is not evaluated.
-    assert_eq!(
-        validate_object(&schema(json!("atomic")), &shrunk, Some(&old)),
-        Ok(())
-    );
-}
-
-#[test]
-fn cel_reasons_map_to_field_error_kinds() {
-    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
-        "x-kubernetes-validations": [
-            {"rule": "!has(self.a)", "message": "a is forbidden", "reason": "FieldValueForbidden", "fieldPath": ".a"},
-            {"rule": "has(self.b)", "message": "b is required", "reason": "FieldValueRequired", "fieldPath": ".b"}
-        ],
-        "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}}});
-    let errs = validate_object(&schema, &json!({"spec": {"a": "x"}}), None).unwrap_err();
-    assert_eq!(errs.len(), 2);
-    assert_eq!(
-        (errs[0].kind, errs[0].to_string()),
-        (
-            FieldErrorKind::Forbidden,
-            "spec.a: Forbidden: a is forbidden".to_string()
-        )
-    );
-    assert_eq!(
-        (errs[1].kind, errs[1].to_string()),
-        (
-            FieldErrorKind::Required,
-            "spec.b: Required value: b is required".to_string()
-        )
-    );
-}
-
-#[test]
-fn cel_runtime_errors_are_invalid_not_panics() {
-    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
-        "x-kubernetes-validations": [{"rule": "self.missing == 1"}], "properties": {"x": {"type": "integer"}}}}});
-    let errs = validate_object(&schema, &json!({"spec": {"x": 1}}), None).unwrap_err();
-    assert_eq!(errs.len(), 1);
-    assert_eq!(errs[0].path, "spec");
-    assert_eq!(errs[0].kind, FieldErrorKind::Invalid);
-    assert!(
-        errs[0]
-            .message
-            .contains("evaluating rule: self.missing == 1"),
-        "{}",
-        errs[0].message
-    );
-}
-
-#[test]
-fn broken_rules_are_reported_at_crd_registration() {
-    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
-        "x-kubernetes-validations": [{"rule": "self.a ==", "message": "m"}, {"rule": "true", "reason": "Bogus"},
-                                     {"rule": "self.a == 'x'", "messageExpression": "'bad: ' +"}],
-        "properties": {"a": {"type": "string"}}}}});
-    let errs = check_crd_rules(&schema);
-    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        vec![
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule",
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[1].reason",
-            "openAPIV3Schema.properties[spec].x-kubernetes-validations[2].messageExpression",
-        ]
-    );
-    assert!(
-        errs[0].message.starts_with("compilation failed"),
-        "{}",
-        errs[0].message
-    );
-    assert_eq!(errs[1].kind, FieldErrorKind::NotSupported);
-    assert!(
-        errs[2]
-            .message
-            .starts_with("messageExpression compilation failed"),
-        "{}",
-        errs[2].message
-    );
-    match CompiledSchema::compile(&schema) {
-        Err(SchemaError::Rules(e)) => assert_eq!(e.len(), 3),
-        other => panic!("expected rule errors, got {other:?}"),
-    }
-    assert!(check_crd_rules(&vm_schema()).is_empty());
-    let bad_pattern =
-        json!({"type": "object", "properties": {"a": {"type": "string", "pattern": "(["}}});
-    assert!(matches!(
-        CompiledSchema::compile(&bad_pattern),
-        Err(SchemaError::Structural(_))
-    ));
-}
-
-#[test]
-fn compiled_schemas_can_be_shared_between_threads() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<CompiledSchema>();
-    let c = std::sync::Arc::new(compiled());
-    let handles: Vec<_> = (0..4)
-        .map(|i| {
-            let c = c.clone();
-            std::thread::spawn(move || {
-                c.validate(&vm(with(base_spec(), "vcpu", json!(i + 1))), None)
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().expect("thread"), Ok(()));
-    }
-}
-
-#[test]
 fn defaults_fill_absent_fields_recursively() {
     let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
         "powerState": {"type": "string", "default": "Running"},
@@ -705,5 +365,34 @@ fn pruning_drops_unknown_fields_but_keeps_preserved_ones() {
     assert_eq!(
         obj,
         json!({"opaque": {}, "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}})
+    );
+}
+
+#[test]
+fn list_type_set_and_map_reject_duplicates() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "whitelist": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+        "rules": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["sourcePort"],
+                  "items": {"type": "object", "properties": {"sourcePort": {"type": "integer"}, "targetPort": {"type": "integer"}}}},
+        "plain": {"type": "array", "items": {"type": "string"}}
+    }}}});
+    let ok = json!({"spec": {"whitelist": ["10.0.0.1", "10.0.0.2"], "plain": ["a", "a"],
+                             "rules": [{"sourcePort": 80, "targetPort": 8080}, {"sourcePort": 443, "targetPort": 8080}]}});
+    assert_eq!(validate_object(&schema, &ok, None), Ok(()));
+    let dup = json!({"spec": {"whitelist": ["10.0.0.1", "10.0.0.2", "10.0.0.1"],
+                              "rules": [{"sourcePort": 80, "targetPort": 1}, {"sourcePort": 80, "targetPort": 2}]}});
+    let errs = validate_object(&schema, &dup, None).unwrap_err();
+    let texts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        texts,
+        vec![
+            r#"spec.rules[1]: Duplicate value: {"sourcePort":80}"#.to_string(),
+            r#"spec.whitelist[2]: Duplicate value: "10.0.0.1""#.to_string(),
+        ]
+    );
+    assert!(
+        errs.iter().all(
+            |e| e.kind == FieldErrorKind::Duplicate && e.kind.reason() == "FieldValueDuplicate"
+        )
     );
 }

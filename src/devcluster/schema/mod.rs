@@ -7,6 +7,7 @@ mod defaults;
 mod errors;
 mod formats;
 mod jsonpath;
+mod listtype;
 mod openapi;
 mod table;
 mod validate;

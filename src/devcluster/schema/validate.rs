@@ -72,6 +72,7 @@ impl CompiledSchema {
             .iter_errors(obj)
             .map(|e| to_field_error(&e))
             .collect();
+        errs.extend(super::listtype::validate_list_types(&self.schema, obj));
         // Like the apiserver, CEL rules only run on an object whose types, enums, lengths and
         // required fields are right (`hasBlockingErr`).
         if errs.iter().any(|e| BLOCKING.contains(&e.kind)) {
