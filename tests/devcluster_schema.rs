@@ -9,7 +9,7 @@ mod fixtures;
 use fixtures::{base_spec, compiled, errors, only_error, vm, vm_schema, with};
 use nno_operator::devcluster::schema::{
     FieldError, FieldErrorKind, apply_defaults, invalid_status, prune_unknown, status_message,
-    validate_object,
+    strict_decoding_message, validate_object,
 };
 use serde_json::{Value, json};
 
@@ -394,5 +394,14 @@ fn list_type_set_and_map_reject_duplicates() {
         errs.iter().all(
             |e| e.kind == FieldErrorKind::Duplicate && e.kind.reason() == "FieldValueDuplicate"
         )
+    );
+}
+
+#[test]
+fn strict_field_validation_message() {
+    let unknown = vec!["spec.bogus".to_string(), "spec.rules[0].typo".to_string()];
+    assert_eq!(
+        strict_decoding_message("VirtualMachine", "v1alpha1", &unknown),
+        r#"VirtualMachine in version "v1alpha1" cannot be handled as a VirtualMachine: strict decoding error: unknown field "spec.bogus", unknown field "spec.rules[0].typo""#
     );
 }

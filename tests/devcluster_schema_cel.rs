@@ -254,3 +254,16 @@ fn compiled_schemas_can_be_shared_between_threads() {
         assert_eq!(h.join().expect("thread"), Ok(()));
     }
 }
+
+#[test]
+fn message_expressions_build_the_message() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "x-kubernetes-validations": [{"rule": "self.vcpu <= 8", "message": "static",
+                                      "messageExpression": "'vcpu ' + string(self.vcpu) + ' exceeds 8'"}],
+        "properties": {"vcpu": {"type": "integer"}}}}});
+    let errs = validate_object(&schema, &json!({"spec": {"vcpu": 12}}), None).unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        r#"spec: Invalid value: "object": vcpu 12 exceeds 8"#
+    );
+}

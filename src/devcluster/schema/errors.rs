@@ -188,6 +188,23 @@ pub fn invalid_status(group: &str, kind: &str, name: &str, errs: &[FieldError]) 
     })
 }
 
+/// The message of the 400 BadRequest a `fieldValidation=Strict` write gets for the fields
+/// [`prune_unknown`](super::prune_unknown) removed: `VirtualMachine in version "v1alpha1" cannot be
+/// handled as a VirtualMachine: strict decoding error: unknown field "spec.foo", unknown field "spec.bar"`.
+pub fn strict_decoding_message(kind: &str, version: &str, unknown: &[String]) -> String {
+    let fields: Vec<String> = unknown.iter().map(|f| unknown_field_warning(f)).collect();
+    format!(
+        "{kind} in version {} cannot be handled as a {kind}: strict decoding error: {}",
+        go_quote(version),
+        fields.join(", ")
+    )
+}
+
+/// The text of one unknown field, also the `Warning` header text under `fieldValidation=Warn`.
+pub fn unknown_field_warning(field: &str) -> String {
+    format!("unknown field {}", go_quote(field))
+}
+
 /// Errors of schema compilation (a CRD whose schema or rules cannot be used).
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

@@ -17,6 +17,7 @@ pub use cel_rules::check_crd_rules;
 pub use defaults::{apply_defaults, prune_unknown};
 pub use errors::{
     FieldError, FieldErrorKind, SchemaError, go_quote, invalid_status, status_message,
+    strict_decoding_message, unknown_field_warning,
 };
 pub use jsonpath::JsonPath;
 pub use openapi::{
