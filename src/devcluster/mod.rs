@@ -1,0 +1,3 @@
+//! Embedded Kubernetes API server (devcluster) for dev and tests.
+
+pub mod schema;
