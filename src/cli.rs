@@ -14,6 +14,8 @@ pub struct Cli {
 pub enum Command {
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`).
     Crds,
+    /// Serve an embedded Kubernetes API server on loopback for development and tests.
+    Devcluster(crate::devcluster::DevClusterArgs),
 }
 
 /// Runs the selected subcommand.
@@ -23,5 +25,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::api::crds_yaml()?);
             Ok(())
         }
+        Command::Devcluster(args) => crate::devcluster::run(args).await,
     }
 }
