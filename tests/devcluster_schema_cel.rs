@@ -8,7 +8,8 @@ mod fixtures;
 
 use fixtures::{base_spec, compiled, errors, only_error, vm, vm_schema, with};
 use nno_operator::devcluster::schema::{
-    CompiledSchema, FieldErrorKind, SchemaError, check_crd_rules, validate_object,
+    CompiledSchema, FieldErrorKind, SchemaError, check_crd_rules, check_crd_version,
+    validate_object,
 };
 use serde_json::{Value, json};
 
@@ -265,5 +266,52 @@ fn message_expressions_build_the_message() {
     assert_eq!(
         errs[0].to_string(),
         r#"spec: Invalid value: "object": vcpu 12 exceeds 8"#
+    );
+}
+
+#[test]
+fn crd_versions_are_checked_before_serving() {
+    let version = json!({
+        "name": "v1alpha1",
+        "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object",
+            "x-kubernetes-validations": [{"rule": "self.a ==", "message": "broken"}]}}}},
+        "additionalPrinterColumns": [
+            {"name": "Ready", "type": "string", "jsonPath": ".status.ready"},
+            {"name": "Bad", "type": "float", "jsonPath": ".spec["},
+            {"type": "string"}
+        ]
+    });
+    let texts: Vec<String> = check_crd_version(2, &version)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+    assert!(texts[0].starts_with(
+        r#"spec.versions[2].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "self.a ==": compilation failed"#
+    ), "{texts:?}");
+    assert_eq!(
+        texts[1],
+        r#"spec.versions[2].additionalPrinterColumns[1].type: Unsupported value: "float": supported values: "boolean", "date", "integer", "number", "string""#
+    );
+    assert!(texts[2].starts_with(r#"spec.versions[2].additionalPrinterColumns[1].jsonPath: Invalid value: ".spec[": must be a simple json path"#), "{texts:?}");
+    assert_eq!(
+        texts[3],
+        "spec.versions[2].additionalPrinterColumns[2].name: Required value"
+    );
+    assert_eq!(
+        texts[4],
+        "spec.versions[2].additionalPrinterColumns[2].jsonPath: Required value"
+    );
+    let missing = check_crd_version(0, &json!({"name": "v1"}));
+    assert_eq!(
+        missing[0].to_string(),
+        "spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required"
+    );
+    assert_eq!(
+        check_crd_version(
+            0,
+            &json!({"name": "v1", "schema": {"openAPIV3Schema": vm_schema()}})
+        ),
+        vec![]
     );
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use nno_operator::devcluster::schema::{
-    CompiledSchema, IncludeObject, KindSchema, apply_defaults, check_crd_rules, from_crd_columns,
-    openapi_v3_group_version, prune_unknown, render_table, status_message,
+    CompiledSchema, IncludeObject, KindSchema, apply_defaults, check_crd_rules, check_crd_version,
+    from_crd_columns, openapi_v3_group_version, prune_unknown, render_table, status_message,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -80,6 +80,7 @@ fn sample(kind: &str) -> Value {
 fn every_crd_schema_and_rule_compiles() {
     for (kind, schema, version) in versions() {
         assert_eq!(check_crd_rules(&schema), vec![], "{kind}");
+        assert_eq!(check_crd_version(0, &version), vec![], "{kind}");
         CompiledSchema::compile(&schema).unwrap_or_else(|e| panic!("{kind}: {e}"));
         let declared = version["additionalPrinterColumns"]
             .as_array()

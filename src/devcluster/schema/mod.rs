@@ -3,6 +3,7 @@
 
 mod builtin;
 mod cel_rules;
+mod crd;
 mod defaults;
 mod errors;
 mod formats;
@@ -14,6 +15,7 @@ mod validate;
 
 pub use builtin::builtin_kind_schemas;
 pub use cel_rules::check_crd_rules;
+pub use crd::check_crd_version;
 pub use defaults::{apply_defaults, prune_unknown};
 pub use errors::{
     FieldError, FieldErrorKind, SchemaError, go_quote, invalid_status, status_message,
