@@ -315,3 +315,43 @@ fn crd_versions_are_checked_before_serving() {
         vec![]
     );
 }
+
+#[test]
+fn unchanged_invalid_values_are_ratcheted_on_update() {
+    // Stored under a looser schema: vcpu 40 and a hostname the rule rejects.
+    let old = vm(with(
+        with(base_spec(), "vcpu", json!(40)),
+        "hostname",
+        json!("9lives"),
+    ));
+    let mut edited = old.clone();
+    edited["spec"]["powerState"] = json!("Stopped");
+    assert_eq!(compiled().validate(&edited, Some(&old)), Ok(()));
+    // The same object is rejected on create, and a changed bad value is rejected on update.
+    assert!(compiled().validate(&edited, None).is_err());
+    edited["spec"]["vcpu"] = json!(41);
+    let texts: Vec<String> = errors(&edited, Some(&old))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        texts[0].starts_with("spec.vcpu: Invalid value: 41"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn transition_rules_still_run_on_unchanged_values() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "token": {"type": "string", "x-kubernetes-validations": [
+            {"rule": "self != oldSelf", "message": "token must rotate on every update"},
+            {"rule": "self.startsWith('t-')", "message": "tokens start with t-"}]}}}}});
+    let old = json!({"spec": {"token": "legacy"}});
+    let errs = validate_object(&schema, &old, Some(&old)).unwrap_err();
+    // The non-transition rule is ratcheted, the transition rule is not.
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].to_string(),
+        r#"spec.token: Invalid value: "string": token must rotate on every update"#
+    );
+}

@@ -33,6 +33,8 @@ pub struct CompiledRules {
 struct RuleNode {
     /// This node's own rules, compiled against a copy of the node whose descendants carry no rules.
     rules: Option<CelSchema>,
+    /// Only the transition rules (those using `oldSelf`): what still runs on an unchanged value.
+    transition_rules: Option<CelSchema>,
     /// The schema `type`, which the apiserver reports as the bad value of a failed rule.
     type_name: String,
     properties: Vec<(String, RuleNode)>,
@@ -88,6 +90,7 @@ fn build(
         .and_then(Value::as_array)
         .filter(|r| !r.is_empty());
     let compiled = rules.and_then(|rules| compile_node(schema, rules, spath, errs));
+    let transition_rules = compiled.as_ref().and_then(|c| transition_only(schema, c));
 
     let mut properties = Vec::new();
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
@@ -129,6 +132,7 @@ fn build(
         });
     Some(RuleNode {
         rules: compiled,
+        transition_rules,
         type_name: schema
             .get("type")
             .and_then(Value::as_str)
@@ -208,6 +212,27 @@ pub(super) fn supported_values(values: &[&str]) -> String {
     format!("supported values: {}", quoted.join(", "))
 }
 
+/// The node's transition rules alone, compiled, if it has any.
+fn transition_only(schema: &Value, compiled: &CelSchema) -> Option<CelSchema> {
+    let keep: Vec<bool> = compiled
+        .validations
+        .iter()
+        .map(|r| r.as_ref().is_ok_and(|c| c.is_transition_rule))
+        .collect();
+    if !keep.contains(&true) {
+        return None;
+    }
+    let mut node = strip_descendant_rules(schema);
+    if let Some(Value::Array(rules)) = node.get_mut(RULES_KEY) {
+        let mut i = 0;
+        rules.retain(|_| {
+            i += 1;
+            keep.get(i - 1).copied().unwrap_or(false)
+        });
+    }
+    catch_unwind(AssertUnwindSafe(|| kube_cel::compile_schema(&node))).ok()
+}
+
 /// A copy of `schema` whose descendants carry no rules (they are compiled at their own node).
 fn strip_descendant_rules(schema: &Value) -> Value {
     let mut node = schema.clone();
@@ -242,7 +267,13 @@ fn eval(
     if value.is_null() {
         return;
     }
-    if let Some(rules) = &node.rules {
+    // Ratcheting: on a value the update left unchanged only the transition rules run.
+    let rules = if old == Some(value) {
+        &node.transition_rules
+    } else {
+        &node.rules
+    };
+    if let Some(rules) = rules {
         match catch_unwind(AssertUnwindSafe(|| {
             kube_cel::validate_compiled(rules, value, old)
         })) {

@@ -66,10 +66,15 @@ impl CompiledSchema {
     }
 
     /// Validates `obj` (after defaulting); `old` is the stored object on update, `None` on create.
+    ///
+    /// On update, errors of values that did not change are dropped (CRD validation ratcheting,
+    /// on by default since Kubernetes 1.30), so an object stored under an older, looser schema
+    /// can still be updated elsewhere.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
         let mut errs: Vec<FieldError> = self
             .structural
             .iter_errors(obj)
+            .filter(|e| !ratcheted(e, obj, old))
             .map(|e| to_field_error(&e))
             .collect();
         errs.extend(super::listtype::validate_list_types(&self.schema, obj));
@@ -86,6 +91,17 @@ impl CompiledSchema {
             errs.extend(self.rules.evaluate(obj, old));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+/// Whether a structural error is about a value that the update left unchanged. `required` errors
+/// are about their parent object.
+fn ratcheted(e: &jsonschema::ValidationError<'_>, obj: &Value, old: Option<&Value>) -> bool {
+    let Some(old) = old else { return false };
+    let pointer = e.instance_path().as_str();
+    match (obj.pointer(pointer), old.pointer(pointer)) {
+        (Some(new), Some(prev)) => new == prev,
+        _ => false,
     }
 }
 
