@@ -40,7 +40,16 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|e| PatchError::Malformed(e.to_string()))?;
     let mut doc = target.clone();
-    json_patch::patch(&mut doc, &ops).map_err(|e| PatchError::Apply(e.to_string()))?;
+    for op in ops.0.iter() {
+        // Like the API server's json-patch library, `test` for null passes on a missing path.
+        if let json_patch::PatchOperation::Test(t) = op
+            && t.value.is_null()
+            && t.path.resolve(&doc).is_err()
+        {
+            continue;
+        }
+        json_patch::patch(&mut doc, std::slice::from_ref(op)).map_err(|e| PatchError::Apply(e.to_string()))?;
+    }
     Ok(doc)
 }
 
@@ -185,6 +194,10 @@ mod tests {
         let j = json_patch(&t, &json!([{"op": "replace", "path": "/spec/a", "value": 5}])).unwrap();
         assert_eq!(j["spec"]["a"], 5);
         assert!(json_patch(&t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        let f = json_patch(&t, &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata", "value": {"finalizers": ["x"]}}])).unwrap();
+        assert_eq!(f["metadata"]["finalizers"], json!(["x"]));
+        assert!(json_patch(&t, &json!([{"op": "test", "path": "/spec/a", "value": 2}])).is_err());
         let m = merge_patch(&t, &json!({"spec": {"a": null, "c": 1}}));
         assert_eq!(m, json!({"spec": {"b": [1, 2], "c": 1}}));
     }
