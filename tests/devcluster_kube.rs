@@ -10,7 +10,7 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, P
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{CustomResource, CustomResourceExt, ResourceExt};
+use kube::{CustomResource, CustomResourceExt, Resource, ResourceExt};
 use nno_operator::devcluster::{DevCluster, Options};
 use nno_operator::leader::{LeaderElector, LeaseConfig};
 use schemars::JsonSchema;
@@ -473,5 +473,41 @@ async fn lease_leader_election_hands_over() {
     _stop_tx.send(true).unwrap();
     b_task.await.unwrap();
     assert!(a.try_acquire_or_renew().await.unwrap(), "released lease is free");
+    dc.stop().await;
+}
+
+#[tokio::test]
+async fn recorder_events_show_in_both_event_apis() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let (dc, client) = start(10_000).await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let obj = api.create(&PostParams::default(), &cm("subject", "1")).await.unwrap();
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "nno-test".into(), instance: None });
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("all good".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &obj.object_ref(&())).await.expect("published");
+    recorder.publish(&ev, &obj.object_ref(&())).await.expect("published again (series)");
+
+    let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
+    let list = core
+        .list(&ListParams::default().fields("involvedObject.name=subject"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1, "the repeat updates the same event");
+    let e = &list.items[0];
+    assert_eq!(e.message.as_deref(), Some("all good"));
+    assert_eq!(e.reason.as_deref(), Some("Synced"));
+    assert_eq!(e.involved_object.uid, obj.uid());
+    assert_eq!(e.reporting_component.as_deref(), Some("nno-test"));
+    let v1: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(client);
+    let got = v1.get(&e.name_any()).await.unwrap();
+    assert_eq!(got.note.as_deref(), Some("all good"));
+    assert_eq!(got.series.map(|s| s.count), Some(2));
     dc.stop().await;
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod discovery;
+pub mod events;
 pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;

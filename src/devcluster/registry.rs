@@ -36,8 +36,16 @@ pub struct ResourceInfo {
 }
 
 impl ResourceInfo {
-    /// Key under which objects of this resource are stored.
+    /// Key under which objects of this resource are stored; events.k8s.io Events share the core ones.
     pub fn storage_key(&self) -> String {
+        if self.group == "events.k8s.io" {
+            return "/events".to_string();
+        }
+        self.id()
+    }
+
+    /// `group/plural`, unique per served resource.
+    pub fn id(&self) -> String {
         format!("{}/{}", self.group, self.plural)
     }
 
@@ -304,7 +312,7 @@ impl Registry {
     pub fn new() -> Self {
         let mut map = BTreeMap::new();
         for r in builtins() {
-            map.insert(r.storage_key(), Arc::new(r));
+            map.insert(r.id(), Arc::new(r));
         }
         Self {
             inner: RwLock::new(map),
@@ -334,7 +342,7 @@ impl Registry {
     /// Registers (or replaces) a CRD-defined resource.
     pub fn register(&self, info: ResourceInfo) {
         let mut w = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        w.insert(info.storage_key(), Arc::new(info));
+        w.insert(info.id(), Arc::new(info));
     }
 
     /// Removes a CRD-defined resource; built-ins stay.

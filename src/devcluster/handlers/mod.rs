@@ -63,9 +63,28 @@ pub struct Req {
     pub sub: Option<String>,
     pub query: Query,
     pub headers: HeaderMap,
+    /// The resource as requested when it is served from another one's storage (events.k8s.io Events).
+    pub alias: Option<Arc<ResourceInfo>>,
 }
 
 impl Req {
+    /// apiVersion and kind the client speaks.
+    pub fn wire_api_version(&self) -> String {
+        match &self.alias {
+            Some(a) => a.api_version(a.storage_version()),
+            None => self.res.api_version(&self.version),
+        }
+    }
+
+    /// A client body in the stored form.
+    pub fn to_storage(&self, v: Value) -> Value {
+        if self.alias.is_some() {
+            crate::devcluster::events::to_core(&v)
+        } else {
+            v
+        }
+    }
+
     /// Namespace used for storage keys ("" for cluster-scoped).
     pub fn ns_key(&self) -> &str {
         self.ns.as_deref().unwrap_or_default()
@@ -98,6 +117,9 @@ impl Req {
 
     /// The object as served at the requested version.
     pub fn present(&self, obj: &Value) -> Value {
+        if self.alias.is_some() {
+            return crate::devcluster::events::from_core(obj);
+        }
         let mut o = obj.clone();
         if let Some(m) = o.as_object_mut() {
             m.insert("apiVersion".into(), Value::String(self.res.api_version(&self.version)));
@@ -160,10 +182,18 @@ async fn route(app: Arc<App>, method: Method, uri: Uri, headers: HeaderMap, body
         return discovery::resource_list(&app.registry, &group, &version);
     }
     let (plural, ns, name, sub) = split_rest(rest)?;
-    let res = app
+    let mut res = app
         .registry
         .lookup(&group, &version, &plural)
         .ok_or_else(ApiError::no_route)?;
+    let mut version = version;
+    let mut alias = None;
+    if res.storage_key() != res.id()
+        && let Some(stored) = app.registry.by_storage_key(&res.storage_key())
+    {
+        alias = Some(std::mem::replace(&mut res, stored));
+        version = res.storage_version().to_string();
+    }
     if ns.is_some() && !res.namespaced {
         return Err(ApiError::no_route());
     }
@@ -183,6 +213,7 @@ async fn route(app: Arc<App>, method: Method, uri: Uri, headers: HeaderMap, body
         sub,
         query: Query::parse(uri.query())?,
         headers,
+        alias,
     };
     let watch = req.query.flag("watch");
     match (method, req.name.is_some()) {
@@ -261,6 +292,7 @@ pub fn put_internal(app: &App, mut obj: Value) -> ApiResult<()> {
         sub: None,
         query: Query::default(),
         headers,
+        alias: None,
     };
     let body = serde_json::to_vec(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
     if exists {

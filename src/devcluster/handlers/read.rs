@@ -22,7 +22,11 @@ impl Filter {
     pub fn from_req(req: &Req) -> ApiResult<Self> {
         let labels = LabelSelector::parse(req.query.get("labelSelector").unwrap_or_default())
             .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector: {e}")))?;
-        let fields = FieldSelector::parse(req.query.get("fieldSelector").unwrap_or_default(), &req.res.kind)
+        let mut raw = req.query.get("fieldSelector").unwrap_or_default().to_string();
+        if req.alias.is_some() {
+            raw = raw.replace("regarding.", "involvedObject.");
+        }
+        let fields = FieldSelector::parse(&raw, &req.res.kind)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok(Self {
             labels,
@@ -52,9 +56,12 @@ fn include_object(req: &Req) -> schema::IncludeObject {
 }
 
 fn columns(req: &Req) -> Vec<schema::PrinterColumn> {
-    let cols: Vec<schema::PrinterColumn> = req
-        .res
-        .version(&req.version)
+    let (res, version) = match &req.alias {
+        Some(a) => (a, a.storage_version()),
+        None => (&req.res, req.version.as_str()),
+    };
+    let cols: Vec<schema::PrinterColumn> = res
+        .version(version)
         .map(|v| v.columns.iter().filter_map(schema::PrinterColumn::from_crd).collect())
         .unwrap_or_default();
     if cols.is_empty() {

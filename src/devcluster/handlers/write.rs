@@ -52,7 +52,7 @@ fn decode_object(req: &Req, body: &[u8]) -> ApiResult<Value> {
         )));
     }
     check_kind(req, &v)?;
-    Ok(v)
+    Ok(req.to_storage(v))
 }
 
 fn truncate(s: &str) -> String {
@@ -61,7 +61,7 @@ fn truncate(s: &str) -> String {
 
 /// Rejects a body whose apiVersion/kind do not belong at this URL.
 fn check_kind(req: &Req, v: &Value) -> ApiResult<()> {
-    let want_av = req.res.api_version(&req.version);
+    let want_av = req.wire_api_version();
     if let Some(av) = v["apiVersion"].as_str()
         && av != want_av
     {
@@ -366,6 +366,7 @@ fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult
             apply::server_side_apply(Some(&current), body, &manager, force, scope, &av).map_err(msg)?
         }
     };
+    let patched = req.to_storage(patched);
     if !patched.is_object() {
         return Err(ApiError::bad_request("the patch produced something that is not an object"));
     }
