@@ -4,7 +4,9 @@
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use nno_operator::devcluster::{DevCluster, Options};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -24,21 +26,34 @@ fn cm(i: usize) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(format!("bench-{i:05}")),
-            labels: Some(BTreeMap::from([("app".into(), "bench".into()), ("shard".into(), (i % 10).to_string())])),
+            labels: Some(BTreeMap::from([
+                ("app".into(), "bench".into()),
+                ("shard".into(), (i % 10).to_string()),
+            ])),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([("payload".into(), "x".repeat(256)), ("index".into(), i.to_string())])),
+        data: Some(BTreeMap::from([
+            ("payload".into(), "x".repeat(256)),
+            ("index".into(), i.to_string()),
+        ])),
         ..Default::default()
     }
 }
 
 fn rate(n: usize, t: std::time::Duration) -> String {
-    format!("{n} in {:.2}s = {:.0}/s", t.as_secs_f64(), n as f64 / t.as_secs_f64())
+    format!(
+        "{n} in {:.2}s = {:.0}/s",
+        t.as_secs_f64(),
+        n as f64 / t.as_secs_f64()
+    )
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let dc = DevCluster::start(Options {
         history_limit: 4 * n,
         ..Options::default()
@@ -46,7 +61,12 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let api: Api<ConfigMap> = Api::default_namespaced(dc.client()?);
     let rss0 = rss_kib();
-    let start_rv: String = api.list(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
+    let start_rv: String = api
+        .list(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
 
     let t = Instant::now();
     futures::stream::iter(0..n)
@@ -62,7 +82,10 @@ async fn main() -> anyhow::Result<()> {
 
     let t = Instant::now();
     let all = api.list(&ListParams::default()).await?;
-    println!("list, one page:                 {} objects", rate(all.items.len(), t.elapsed()));
+    println!(
+        "list, one page:                 {} objects",
+        rate(all.items.len(), t.elapsed())
+    );
 
     let t = Instant::now();
     let mut pages = 0;
@@ -77,14 +100,26 @@ async fn main() -> anyhow::Result<()> {
             _ => break,
         }
     }
-    println!("list, pages of 500 ({pages} pages): {} objects", rate(count, t.elapsed()));
+    println!(
+        "list, pages of 500 ({pages} pages): {} objects",
+        rate(count, t.elapsed())
+    );
 
     let t = Instant::now();
-    let sel = api.list(&ListParams::default().labels("shard in (1,2)")).await?;
-    println!("list, label selector (20%):     {} matches in {:.3}s", sel.items.len(), t.elapsed().as_secs_f64());
+    let sel = api
+        .list(&ListParams::default().labels("shard in (1,2)"))
+        .await?;
+    println!(
+        "list, label selector (20%):     {} matches in {:.3}s",
+        sel.items.len(),
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
-    let mut stream = api.watch(&WatchParams::default().timeout(60), &start_rv).await?.boxed();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(60), &start_rv)
+        .await?
+        .boxed();
     let mut replayed = 0;
     while replayed < n {
         match stream.try_next().await? {
@@ -93,14 +128,20 @@ async fn main() -> anyhow::Result<()> {
             None => break,
         }
     }
-    println!("watch, replay from history:     {} events", rate(replayed, t.elapsed()));
+    println!(
+        "watch, replay from history:     {} events",
+        rate(replayed, t.elapsed())
+    );
     drop(stream);
 
     let live_rv = all.metadata.resource_version.unwrap_or_default();
     let watcher = {
         let api = api.clone();
         tokio::spawn(async move {
-            let mut stream = api.watch(&WatchParams::default().timeout(120), &live_rv).await?.boxed();
+            let mut stream = api
+                .watch(&WatchParams::default().timeout(120), &live_rv)
+                .await?
+                .boxed();
             let mut got = 0;
             let t = Instant::now();
             while got < n {
@@ -118,8 +159,12 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| {
             let api = api.clone();
             async move {
-                api.patch(&format!("bench-{i:05}"), &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"index": "updated"}})))
-                    .await
+                api.patch(
+                    &format!("bench-{i:05}"),
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({"data": {"index": "updated"}})),
+                )
+                .await
             }
         })
         .buffer_unordered(16)
@@ -136,7 +181,10 @@ async fn main() -> anyhow::Result<()> {
         (rss1.saturating_sub(rss0)) as f64 / 1024.0,
         (rss1.saturating_sub(rss0)) as f64 / n as f64
     );
-    println!("memory after patches (VmRSS):   {:.1} MiB", rss_kib() as f64 / 1024.0);
+    println!(
+        "memory after patches (VmRSS):   {:.1} MiB",
+        rss_kib() as f64 / 1024.0
+    );
     dc.stop().await;
     Ok(())
 }

@@ -38,7 +38,9 @@ pub struct LeaderElector {
 
 impl std::fmt::Debug for LeaderElector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LeaderElector").field("cfg", &self.cfg).finish()
+        f.debug_struct("LeaderElector")
+            .field("cfg", &self.cfg)
+            .finish()
     }
 }
 
@@ -107,7 +109,11 @@ impl LeaderElector {
             return Ok(false);
         }
         lease.spec = Some(spec);
-        match self.api.replace(&self.cfg.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.cfg.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if is_conflict(&e) => Ok(false),
             Err(e) => Err(e.into()),
@@ -119,13 +125,19 @@ impl LeaderElector {
         let Some(mut lease) = self.api.get_opt(&self.cfg.name).await? else {
             return Ok(());
         };
-        let Some(spec) = lease.spec.as_mut() else { return Ok(()) };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
         if spec.holder_identity.as_deref() != Some(self.cfg.identity.as_str()) {
             return Ok(());
         }
         spec.holder_identity = None;
         spec.renew_time = None;
-        match self.api.replace(&self.cfg.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.cfg.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_conflict(&e) => Ok(()),
             Err(e) => Err(e.into()),
@@ -134,7 +146,10 @@ impl LeaderElector {
 
     /// Competes until `stop` flips to true, publishing leadership on the returned channel; releases
     /// the lease on stop. API errors count as "not leader" for that round and are logged.
-    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        self,
+        mut stop: watch::Receiver<bool>,
+    ) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {

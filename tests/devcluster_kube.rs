@@ -6,7 +6,10 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -22,7 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[kube(group = "test.nno.app", version = "v1", kind = "Widget", namespaced, status = "WidgetStatus")]
+#[kube(
+    group = "test.nno.app",
+    version = "v1",
+    kind = "Widget",
+    namespaced,
+    status = "WidgetStatus"
+)]
 struct WidgetSpec {
     size: i32,
 }
@@ -57,7 +66,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -75,8 +87,13 @@ fn cm(name: &str, value: &str) -> ConfigMap {
 
 async fn install_widget_crd(client: &kube::Client) -> Api<Widget> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &Widget::crd()).await.expect("crd created");
-    let crd = crds.get("widgets.test.nno.app").await.expect("crd readable");
+    crds.create(&PostParams::default(), &Widget::crd())
+        .await
+        .expect("crd created");
+    let crd = crds
+        .get("widgets.test.nno.app")
+        .await
+        .expect("crd readable");
     let established = crd
         .status
         .and_then(|s| s.conditions)
@@ -91,12 +108,23 @@ async fn install_widget_crd(client: &kube::Client) -> Api<Widget> {
 async fn watcher_and_reflector_see_every_change_in_order() {
     let (dc, client) = start(10_000).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    api.create(&PostParams::default(), &cm("pre", "0")).await.unwrap();
+    api.create(&PostParams::default(), &cm("pre", "0"))
+        .await
+        .unwrap();
 
     let (reader, writer) = reflector::store();
     let stream = reflector(writer, watcher(api.clone(), watcher::Config::default()))
         .applied_objects()
-        .map_ok(|o| (o.name_any(), o.data.unwrap_or_default().get("v").cloned().unwrap_or_default()));
+        .map_ok(|o| {
+            (
+                o.name_any(),
+                o.data
+                    .unwrap_or_default()
+                    .get("v")
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         let mut s = std::pin::pin!(stream);
@@ -106,18 +134,30 @@ async fn watcher_and_reflector_see_every_change_in_order() {
             }
         }
     });
-    let first = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
+    let first = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first, ("pre".to_string(), "0".to_string()));
 
-    api.create(&PostParams::default(), &cm("seq", "1")).await.unwrap();
+    api.create(&PostParams::default(), &cm("seq", "1"))
+        .await
+        .unwrap();
     for v in 2..=20 {
-        api.patch("seq", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": v.to_string()}})))
-            .await
-            .unwrap();
+        api.patch(
+            "seq",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"v": v.to_string()}})),
+        )
+        .await
+        .unwrap();
     }
     let mut seen = Vec::new();
     while seen.len() < 20 {
-        let (name, v) = tokio::time::timeout(WAIT, rx.recv()).await.expect("event in time").unwrap();
+        let (name, v) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("event in time")
+            .unwrap();
         assert_eq!(name, "seq");
         seen.push(v.parse::<i32>().unwrap());
     }
@@ -140,17 +180,26 @@ async fn watcher_and_reflector_see_every_change_in_order() {
 async fn stale_writes_get_409_and_list_pages() {
     let (dc, client) = start(10_000).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let created = api.create(&PostParams::default(), &cm("c", "1")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("c", "1"))
+        .await
+        .unwrap();
     let mut a = created.clone();
     a.data = Some(BTreeMap::from([("v".into(), "a".into())]));
-    api.replace("c", &PostParams::default(), &a).await.expect("first writer wins");
+    api.replace("c", &PostParams::default(), &a)
+        .await
+        .expect("first writer wins");
     let mut b = created.clone();
     b.data = Some(BTreeMap::from([("v".into(), "b".into())]));
     match api.replace("c", &PostParams::default(), &b).await {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 409);
             assert_eq!(s.reason, "Conflict");
-            assert!(s.message.contains("the object has been modified"), "{}", s.message);
+            assert!(
+                s.message.contains("the object has been modified"),
+                "{}",
+                s.message
+            );
         }
         other => panic!("expected 409, got {other:?}"),
     }
@@ -160,7 +209,9 @@ async fn stale_writes_get_409_and_list_pages() {
     }
 
     for i in 0..25 {
-        api.create(&PostParams::default(), &cm(&format!("p{i:02}"), "x")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("p{i:02}"), "x"))
+            .await
+            .unwrap();
     }
     let mut names = Vec::new();
     let mut lp = ListParams::default().limit(10).labels("");
@@ -184,12 +235,18 @@ async fn stale_writes_get_409_and_list_pages() {
 async fn expired_resource_version_gets_410_and_the_watcher_relists() {
     let (dc, client) = start(10).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    let first = api.create(&PostParams::default(), &cm("watched", "0")).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("watched", "0"))
+        .await
+        .unwrap();
     let old_rv = first.resource_version().unwrap();
 
     // A watcher without bookmarks whose watch times out every second: its resourceVersion stays at
     // the last change of the object it selects, which the changes below push out of the history.
-    let wc = watcher::Config::default().fields("metadata.name=watched").disable_bookmarks().timeout(1);
+    let wc = watcher::Config::default()
+        .fields("metadata.name=watched")
+        .disable_bookmarks()
+        .timeout(1);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let w = watcher(api.clone(), wc);
     let task = tokio::spawn(async move {
@@ -212,15 +269,30 @@ async fn expired_resource_version_gets_410_and_the_watcher_relists() {
     });
     let mut log = Vec::new();
     while !log.contains(&"init-done".to_string()) {
-        log.push(tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap());
+        log.push(
+            tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     for i in 0..30 {
-        api.create(&PostParams::default(), &cm(&format!("noise{i}"), "n")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("noise{i}"), "n"))
+            .await
+            .unwrap();
     }
 
     // A direct watch from the old version is refused with an ERROR event carrying 410.
-    let mut direct = api.watch(&WatchParams::default(), &old_rv).await.unwrap().boxed();
-    match tokio::time::timeout(WAIT, direct.try_next()).await.unwrap().unwrap() {
+    let mut direct = api
+        .watch(&WatchParams::default(), &old_rv)
+        .await
+        .unwrap()
+        .boxed();
+    match tokio::time::timeout(WAIT, direct.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
         Some(WatchEvent::Error(s)) => {
             assert_eq!(s.code, 410);
             assert_eq!(s.reason, "Expired");
@@ -229,7 +301,10 @@ async fn expired_resource_version_gets_410_and_the_watcher_relists() {
     }
 
     loop {
-        let item = tokio::time::timeout(WAIT, rx.recv()).await.expect("watcher keeps going").unwrap();
+        let item = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("watcher keeps going")
+            .unwrap();
         if item == "error:410" {
             break;
         }
@@ -238,13 +313,25 @@ async fn expired_resource_version_gets_410_and_the_watcher_relists() {
     // After the 410 the watcher starts over with a fresh list.
     let mut after = Vec::new();
     while !after.contains(&"init-done".to_string()) {
-        after.push(tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap());
+        after.push(
+            tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     assert_eq!(after, vec!["init", "apply:0", "init-done"]);
-    api.patch("watched", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}})))
+    api.patch(
+        "watched",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "1"}})),
+    )
+    .await
+    .unwrap();
+    let next = tokio::time::timeout(WAIT, rx.recv())
         .await
+        .unwrap()
         .unwrap();
-    let next = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
     assert_eq!(next, "apply:1");
     task.abort();
     dc.stop().await;
@@ -255,7 +342,9 @@ async fn status_isolation_and_generation_rules() {
     let (dc, client) = start(10_000).await;
     let api = install_widget_crd(&client).await;
     let mut w = Widget::new("w", WidgetSpec { size: 1 });
-    w.status = Some(WidgetStatus { observed_size: Some(99) });
+    w.status = Some(WidgetStatus {
+        observed_size: Some(99),
+    });
     let created = api.create(&PostParams::default(), &w).await.unwrap();
     assert_eq!(created.status, None, "status is dropped on create");
     assert_eq!(created.metadata.generation, Some(1));
@@ -263,49 +352,103 @@ async fn status_isolation_and_generation_rules() {
 
     // Main endpoint ignores status.
     let mut upd = created.clone();
-    upd.status = Some(WidgetStatus { observed_size: Some(5) });
-    let after = api.replace("w", &PostParams::default(), &upd).await.unwrap();
+    upd.status = Some(WidgetStatus {
+        observed_size: Some(5),
+    });
+    let after = api
+        .replace("w", &PostParams::default(), &upd)
+        .await
+        .unwrap();
     assert_eq!(after.status, None);
-    assert_eq!(after.metadata.generation, Some(1), "no spec change, no new generation");
+    assert_eq!(
+        after.metadata.generation,
+        Some(1),
+        "no spec change, no new generation"
+    );
 
     // /status ignores everything but status.
     let st = api
-        .patch_status("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 7}, "status": {"observed_size": 1}})))
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 7}, "status": {"observed_size": 1}})),
+        )
         .await
         .unwrap();
     assert_eq!(st.spec.size, 1);
     assert_eq!(st.status.as_ref().unwrap().observed_size, Some(1));
-    assert_eq!(st.metadata.generation, Some(1), "status change, no new generation");
+    assert_eq!(
+        st.metadata.generation,
+        Some(1),
+        "status change, no new generation"
+    );
 
     let labelled = api
-        .patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})))
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
         .await
         .unwrap();
-    assert_eq!(labelled.metadata.generation, Some(1), "metadata change, no new generation");
+    assert_eq!(
+        labelled.metadata.generation,
+        Some(1),
+        "metadata change, no new generation"
+    );
     let spec = api
-        .patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}})))
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
         .await
         .unwrap();
-    assert_eq!(spec.metadata.generation, Some(2), "spec change bumps generation");
-    assert_eq!(spec.status.as_ref().unwrap().observed_size, Some(1), "status kept");
+    assert_eq!(
+        spec.metadata.generation,
+        Some(2),
+        "spec change bumps generation"
+    );
+    assert_eq!(
+        spec.status.as_ref().unwrap().observed_size,
+        Some(1),
+        "status kept"
+    );
     let rv_before = spec.resource_version();
     let noop = api
-        .patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}})))
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
         .await
         .unwrap();
-    assert_eq!(noop.resource_version(), rv_before, "a no-op write does not bump resourceVersion");
+    assert_eq!(
+        noop.resource_version(),
+        rv_before,
+        "a no-op write does not bump resourceVersion"
+    );
 
     // Server-side apply owns fields per manager.
     let applied = api
         .patch(
             "w",
             &PatchParams::apply("tester").force(),
-            &Patch::Apply(json!({"apiVersion": "test.nno.app/v1", "kind": "Widget", "spec": {"size": 3}})),
+            &Patch::Apply(
+                json!({"apiVersion": "test.nno.app/v1", "kind": "Widget", "spec": {"size": 3}}),
+            ),
         )
         .await
         .unwrap();
     assert_eq!(applied.spec.size, 3);
-    assert!(applied.metadata.managed_fields.unwrap().iter().any(|m| m.manager.as_deref() == Some("tester")));
+    assert!(
+        applied
+            .metadata
+            .managed_fields
+            .unwrap()
+            .iter()
+            .any(|m| m.manager.as_deref() == Some("tester"))
+    );
     dc.stop().await;
 }
 
@@ -331,9 +474,13 @@ async fn controller_with_finalizer_runs_create_update_delete() {
                         match ev {
                             FinalizerEvent::Apply(w) => {
                                 let st = json!({"status": {"observed_size": w.spec.size}});
-                                api.patch_status(&w.name_any(), &PatchParams::default(), &Patch::Merge(st))
-                                    .await
-                                    .map_err(|e| E(e.to_string()))?;
+                                api.patch_status(
+                                    &w.name_any(),
+                                    &PatchParams::default(),
+                                    &Patch::Merge(st),
+                                )
+                                .await
+                                .map_err(|e| E(e.to_string()))?;
                                 Ok::<_, E>(Action::await_change())
                             }
                             FinalizerEvent::Cleanup(_) => {
@@ -352,7 +499,12 @@ async fn controller_with_finalizer_runs_create_update_delete() {
         .for_each(|_| async {});
     let task = tokio::spawn(controller);
 
-    api.create(&PostParams::default(), &Widget::new("cycle", WidgetSpec { size: 1 })).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &Widget::new("cycle", WidgetSpec { size: 1 }),
+    )
+    .await
+    .unwrap();
     let observed = |want: i32| {
         let api = api.clone();
         move || {
@@ -366,7 +518,13 @@ async fn controller_with_finalizer_runs_create_update_delete() {
     let w = eventually("status after create", observed(1)).await;
     assert_eq!(w.finalizers(), ["test.nno.app/cleanup"]);
 
-    api.patch("cycle", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}}))).await.unwrap();
+    api.patch(
+        "cycle",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"size": 2}})),
+    )
+    .await
+    .unwrap();
     eventually("status after update", observed(2)).await;
 
     api.delete("cycle", &DeleteParams::default()).await.unwrap();
@@ -406,37 +564,70 @@ async fn owner_references_are_garbage_collected() {
     };
 
     // Background: the owner goes at once, the dependent after it.
-    let owner = api.create(&PostParams::default(), &cm("bg-owner", "o")).await.unwrap();
-    api.create(&PostParams::default(), &owned_by("bg-child", &owner)).await.unwrap();
-    api.delete("bg-owner", &DeleteParams::background()).await.unwrap();
+    let owner = api
+        .create(&PostParams::default(), &cm("bg-owner", "o"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &owned_by("bg-child", &owner))
+        .await
+        .unwrap();
+    api.delete("bg-owner", &DeleteParams::background())
+        .await
+        .unwrap();
     assert!(api.get_opt("bg-owner").await.unwrap().is_none());
     eventually("background dependent collected", gone("bg-child")).await;
 
     // Foreground: the owner waits (deletionTimestamp + foregroundDeletion) until its dependents are gone.
-    let owner = api.create(&PostParams::default(), &cm("fg-owner", "o")).await.unwrap();
+    let owner = api
+        .create(&PostParams::default(), &cm("fg-owner", "o"))
+        .await
+        .unwrap();
     let mut child = owned_by("fg-child", &owner);
     child.metadata.finalizers = Some(vec!["test/hold".into()]);
     api.create(&PostParams::default(), &child).await.unwrap();
-    api.delete("fg-owner", &DeleteParams::foreground()).await.unwrap();
+    api.delete("fg-owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
     let o = api.get("fg-owner").await.unwrap();
     assert!(o.metadata.deletion_timestamp.is_some());
     assert!(o.finalizers().contains(&"foregroundDeletion".to_string()));
     eventually("dependent marked for deletion", || {
         let api = api.clone();
-        async move { api.get("fg-child").await.ok()?.metadata.deletion_timestamp.map(|_| ()) }
+        async move {
+            api.get("fg-child")
+                .await
+                .ok()?
+                .metadata
+                .deletion_timestamp
+                .map(|_| ())
+        }
     })
     .await;
-    assert!(api.get_opt("fg-owner").await.unwrap().is_some(), "owner waits for its dependent");
-    api.patch("fg-child", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
-        .await
-        .unwrap();
+    assert!(
+        api.get_opt("fg-owner").await.unwrap().is_some(),
+        "owner waits for its dependent"
+    );
+    api.patch(
+        "fg-child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     eventually("foreground dependent gone", gone("fg-child")).await;
     eventually("foreground owner gone", gone("fg-owner")).await;
 
     // Orphan: the dependent stays and loses its owner reference.
-    let owner = api.create(&PostParams::default(), &cm("or-owner", "o")).await.unwrap();
-    api.create(&PostParams::default(), &owned_by("or-child", &owner)).await.unwrap();
-    api.delete("or-owner", &DeleteParams::orphan()).await.unwrap();
+    let owner = api
+        .create(&PostParams::default(), &cm("or-owner", "o"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &owned_by("or-child", &owner))
+        .await
+        .unwrap();
+    api.delete("or-owner", &DeleteParams::orphan())
+        .await
+        .unwrap();
     eventually("orphaning owner gone", gone("or-owner")).await;
     let c = api.get("or-child").await.unwrap();
     assert!(c.metadata.owner_references.unwrap_or_default().is_empty());
@@ -455,16 +646,31 @@ async fn lease_leader_election_hands_over() {
     };
     let a = LeaderElector::new(client.clone(), cfg("a"));
     let b = LeaderElector::new(client.clone(), cfg("b"));
-    assert!(a.try_acquire_or_renew().await.unwrap(), "a takes the free lease");
-    assert!(!b.try_acquire_or_renew().await.unwrap(), "b cannot while a holds it");
+    assert!(
+        a.try_acquire_or_renew().await.unwrap(),
+        "a takes the free lease"
+    );
+    assert!(
+        !b.try_acquire_or_renew().await.unwrap(),
+        "b cannot while a holds it"
+    );
     assert!(a.try_acquire_or_renew().await.unwrap(), "a renews");
 
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (mut b_leads, b_task) = b.clone().spawn(stop_rx);
     // a stops renewing (crashed): b takes over once the lease expires.
-    tokio::time::timeout(WAIT, b_leads.wait_for(|l| *l)).await.expect("b becomes leader").unwrap();
-    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::default_namespaced(client.clone());
-    let spec = leases.get("nno-operator-leader").await.unwrap().spec.unwrap();
+    tokio::time::timeout(WAIT, b_leads.wait_for(|l| *l))
+        .await
+        .expect("b becomes leader")
+        .unwrap();
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::default_namespaced(client.clone());
+    let spec = leases
+        .get("nno-operator-leader")
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("b"));
     assert_eq!(spec.lease_transitions, Some(1));
     assert!(!a.try_acquire_or_renew().await.unwrap(), "a lost it");
@@ -472,7 +678,10 @@ async fn lease_leader_election_hands_over() {
     // b stops cleanly and releases: a gets it at once.
     _stop_tx.send(true).unwrap();
     b_task.await.unwrap();
-    assert!(a.try_acquire_or_renew().await.unwrap(), "released lease is free");
+    assert!(
+        a.try_acquire_or_renew().await.unwrap(),
+        "released lease is free"
+    );
     dc.stop().await;
 }
 
@@ -482,8 +691,17 @@ async fn recorder_events_show_in_both_event_apis() {
     use kube::runtime::events::{Event, EventType, Recorder, Reporter};
     let (dc, client) = start(10_000).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let obj = api.create(&PostParams::default(), &cm("subject", "1")).await.unwrap();
-    let recorder = Recorder::new(client.clone(), Reporter { controller: "nno-test".into(), instance: None });
+    let obj = api
+        .create(&PostParams::default(), &cm("subject", "1"))
+        .await
+        .unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "nno-test".into(),
+            instance: None,
+        },
+    );
     let ev = Event {
         type_: EventType::Normal,
         reason: "Synced".into(),
@@ -491,8 +709,14 @@ async fn recorder_events_show_in_both_event_apis() {
         action: "Reconcile".into(),
         secondary: None,
     };
-    recorder.publish(&ev, &obj.object_ref(&())).await.expect("published");
-    recorder.publish(&ev, &obj.object_ref(&())).await.expect("published again (series)");
+    recorder
+        .publish(&ev, &obj.object_ref(&()))
+        .await
+        .expect("published");
+    recorder
+        .publish(&ev, &obj.object_ref(&()))
+        .await
+        .expect("published again (series)");
 
     let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
     let list = core

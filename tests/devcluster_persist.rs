@@ -2,8 +2,8 @@
 //! resourceVersions keep increasing.
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,12 +32,24 @@ async fn spawn(state: &Path, dir: &Path, n: usize) -> Server {
         if let Ok(t) = std::fs::read_to_string(&kubeconfig) {
             break t;
         }
-        assert!(std::time::Instant::now() < deadline, "devcluster did not write its kubeconfig");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "devcluster did not write its kubeconfig"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let kc = kube::config::Kubeconfig::from_yaml(&text).unwrap();
-    let server = kc.clusters[0].cluster.as_ref().unwrap().server.clone().unwrap();
-    assert!(!server.ends_with(":0"), "kubeconfig shows the real port: {server}");
+    let server = kc.clusters[0]
+        .cluster
+        .as_ref()
+        .unwrap()
+        .server
+        .clone()
+        .unwrap();
+    assert!(
+        !server.ends_with(":0"),
+        "kubeconfig shows the real port: {server}"
+    );
     let config = kube::Config::new(server.parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
     Server { child, client }
@@ -68,20 +80,29 @@ async fn kill_9_loses_no_acknowledged_write() {
     let mut expected: BTreeMap<String, String> = BTreeMap::new();
     let mut max_rv = 0;
     for i in 0..30 {
-        let o = api.create(&PostParams::default(), &cm(&format!("c{i}"), "0")).await.unwrap();
+        let o = api
+            .create(&PostParams::default(), &cm(&format!("c{i}"), "0"))
+            .await
+            .unwrap();
         max_rv = max_rv.max(rv(&o));
         expected.insert(format!("c{i}"), "0".into());
     }
     for i in 0..10 {
         let o = api
-            .patch(&format!("c{i}"), &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "1"}})))
+            .patch(
+                &format!("c{i}"),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"v": "1"}})),
+            )
             .await
             .unwrap();
         max_rv = max_rv.max(rv(&o));
         expected.insert(format!("c{i}"), "1".into());
     }
     for i in 20..25 {
-        api.delete(&format!("c{i}"), &DeleteParams::default()).await.unwrap();
+        api.delete(&format!("c{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
         expected.remove(&format!("c{i}"));
     }
 
@@ -112,25 +133,44 @@ async fn kill_9_loses_no_acknowledged_write() {
     let mut s2 = spawn(&state, dir.path(), 2).await;
     let api: Api<ConfigMap> = Api::default_namespaced(s2.client.clone());
     for (name, v) in &expected {
-        let o = api.get(name).await.unwrap_or_else(|e| panic!("{name} lost: {e}"));
+        let o = api
+            .get(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} lost: {e}"));
         assert_eq!(&o.data.unwrap()["v"], v, "{name}");
     }
     for i in 20..25 {
-        assert!(api.get_opt(&format!("c{i}")).await.unwrap().is_none(), "deletes survive too");
+        assert!(
+            api.get_opt(&format!("c{i}")).await.unwrap().is_none(),
+            "deletes survive too"
+        );
     }
     for (name, r) in &acked {
-        let o = api.get(name).await.unwrap_or_else(|e| panic!("acknowledged {name} lost: {e}"));
+        let o = api
+            .get(name)
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged {name} lost: {e}"));
         assert_eq!(rv(&o), *r, "{name} keeps its resourceVersion");
     }
-    let fresh = api.create(&PostParams::default(), &cm("after-restart", "y")).await.unwrap();
-    assert!(rv(&fresh) > max_rv, "resourceVersion {} must exceed {max_rv}", rv(&fresh));
+    let fresh = api
+        .create(&PostParams::default(), &cm("after-restart", "y"))
+        .await
+        .unwrap();
+    assert!(
+        rv(&fresh) > max_rv,
+        "resourceVersion {} must exceed {max_rv}",
+        rv(&fresh)
+    );
 
     // And once more, with a clean restart in between.
     s2.child.kill().unwrap();
     s2.child.wait().unwrap();
     let mut s3 = spawn(&state, dir.path(), 3).await;
     let api: Api<ConfigMap> = Api::default_namespaced(s3.client.clone());
-    assert_eq!(api.get("after-restart").await.unwrap().data.unwrap()["v"], "y");
+    assert_eq!(
+        api.get("after-restart").await.unwrap().data.unwrap()["v"],
+        "y"
+    );
     s3.child.kill().unwrap();
     s3.child.wait().unwrap();
 }

@@ -43,15 +43,26 @@ struct Entry {
 }
 
 fn ignored(path: &[String], scope: Scope) -> bool {
-    let Some(first) = path.first() else { return true };
+    let Some(first) = path.first() else {
+        return true;
+    };
     match first.as_str() {
         "apiVersion" | "kind" => return true,
         "metadata" => {
             if matches!(
                 path.get(1).map(String::as_str),
-                Some("name" | "namespace" | "uid" | "resourceVersion" | "generation" | "creationTimestamp"
-                    | "managedFields" | "deletionTimestamp" | "deletionGracePeriodSeconds" | "selfLink")
-                    | None
+                Some(
+                    "name"
+                        | "namespace"
+                        | "uid"
+                        | "resourceVersion"
+                        | "generation"
+                        | "creationTimestamp"
+                        | "managedFields"
+                        | "deletionTimestamp"
+                        | "deletionGracePeriodSeconds"
+                        | "selfLink"
+                ) | None
             ) {
                 return true;
             }
@@ -93,7 +104,9 @@ fn at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 fn remove_at(v: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = v;
     for k in parents {
         match cur.get_mut(k) {
@@ -225,7 +238,8 @@ pub fn server_side_apply(
     let mut entries = read_entries(&base);
     let new_set = field_set(applied, scope);
     let sub = sub_name(scope);
-    let is_mine = |e: &Entry| e.manager == manager && e.operation == "Apply" && e.subresource == sub;
+    let is_mine =
+        |e: &Entry| e.manager == manager && e.operation == "Apply" && e.subresource == sub;
 
     let mut conflicts = Vec::new();
     let mut taken: Vec<(usize, Path)> = Vec::new();
@@ -253,7 +267,11 @@ pub fn server_side_apply(
     }
 
     let mut out = base.clone();
-    let prev: FieldSet = entries.iter().filter(|e| is_mine(e)).flat_map(|e| e.fields.clone()).collect();
+    let prev: FieldSet = entries
+        .iter()
+        .filter(|e| is_mine(e))
+        .flat_map(|e| e.fields.clone())
+        .collect();
     for gone in prev.difference(&new_set) {
         let owned_elsewhere = entries
             .iter()
@@ -263,7 +281,10 @@ pub fn server_side_apply(
         }
     }
     let mut applied_clean = applied.clone();
-    if let Some(m) = applied_clean.get_mut("metadata").and_then(Value::as_object_mut) {
+    if let Some(m) = applied_clean
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    {
         m.remove("managedFields");
         m.remove("resourceVersion");
     }
@@ -282,11 +303,21 @@ pub fn server_side_apply(
 }
 
 /// Records an ordinary (non-apply) write by `manager`: it takes ownership of every field it changed.
-pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, scope: Scope, api_version: &str) {
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    scope: Scope,
+    api_version: &str,
+) {
     let mut entries = old.map(read_entries).unwrap_or_default();
     let new_set = field_set(new, scope);
     let changed: FieldSet = match old {
-        Some(o) => new_set.iter().filter(|p| at(o, p) != at(new, p)).cloned().collect(),
+        Some(o) => new_set
+            .iter()
+            .filter(|p| at(o, p) != at(new, p))
+            .cloned()
+            .collect(),
         None => new_set.clone(),
     };
     let removed: FieldSet = old
@@ -300,7 +331,8 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, scope:
     }
     let sub = sub_name(scope);
     for e in entries.iter_mut() {
-        e.fields.retain(|p| !changed.contains(p) && !removed.contains(p));
+        e.fields
+            .retain(|p| !changed.contains(p) && !removed.contains(p));
     }
     match entries
         .iter_mut()
@@ -335,15 +367,26 @@ mod tests {
         assert_eq!(o1["data"]["b"], "2");
         let a2 = json!({"metadata": {"name": "c"}, "data": {"a": "1"}});
         let o2 = server_side_apply(Some(&o1), &a2, "m1", false, Scope::All, "v1").unwrap();
-        assert!(o2["data"].get("b").is_none(), "field no longer applied is removed");
-        assert!(o2["metadata"].get("labels").is_none_or(|l| l.get("x").is_none()));
+        assert!(
+            o2["data"].get("b").is_none(),
+            "field no longer applied is removed"
+        );
+        assert!(
+            o2["metadata"]
+                .get("labels")
+                .is_none_or(|l| l.get("x").is_none())
+        );
         let a3 = json!({"metadata": {"name": "c"}, "data": {"a": "other"}});
         let err = server_side_apply(Some(&o2), &a3, "m2", false, Scope::All, "v1").unwrap_err();
         assert_eq!(err.0, vec![("m1".to_string(), "data.a".to_string())]);
         let o3 = server_side_apply(Some(&o2), &a3, "m2", true, Scope::All, "v1").unwrap();
         assert_eq!(o3["data"]["a"], "other");
         let same = server_side_apply(Some(&o2), &a2, "m3", false, Scope::All, "v1").unwrap();
-        assert_eq!(same["metadata"]["managedFields"].as_array().unwrap().len(), 2, "shared ownership");
+        assert_eq!(
+            same["metadata"]["managedFields"].as_array().unwrap().len(),
+            2,
+            "shared ownership"
+        );
     }
 
     #[test]

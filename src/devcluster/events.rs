@@ -92,7 +92,16 @@ mod tests {
         assert_eq!(core["message"], "hello");
         assert_eq!(core["source"]["component"], "ctl");
         let back = from_core(&core);
-        for k in ["regarding", "note", "reason", "type", "action", "reportingController", "reportingInstance", "eventTime"] {
+        for k in [
+            "regarding",
+            "note",
+            "reason",
+            "type",
+            "action",
+            "reportingController",
+            "reportingInstance",
+            "eventTime",
+        ] {
             assert_eq!(back[k], v1[k], "{k}");
         }
     }

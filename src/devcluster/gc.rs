@@ -39,20 +39,29 @@ fn uid(o: &Value) -> &str {
 fn owner_uids(o: &Value) -> Vec<String> {
     o["metadata"]["ownerReferences"]
         .as_array()
-        .map(|a| a.iter().filter_map(|r| r["uid"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["uid"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn remove_finalizer(app: &App, key: &str, o: &Value, f: &str) -> bool {
     let mut next = o.clone();
-    set_finalizers(&mut next, finalizers(o).into_iter().filter(|x| x != f).collect());
+    set_finalizers(
+        &mut next,
+        finalizers(o).into_iter().filter(|x| x != f).collect(),
+    );
     let (ns, name) = obj_key(o);
     let done = if finalizers(&next).is_empty() && o["kind"] != "Namespace" {
-        app.store.delete(key, &ns, &name, Some(rv_of(o))).map(|gone| {
-            if let Some(res) = app.registry.by_storage_key(key) {
-                crate::devcluster::handlers::after_removal_pub(app, &res, &gone);
-            }
-        })
+        app.store
+            .delete(key, &ns, &name, Some(rv_of(o)))
+            .map(|gone| {
+                if let Some(res) = app.registry.by_storage_key(key) {
+                    crate::devcluster::handlers::after_removal_pub(app, &res, &gone);
+                }
+            })
     } else {
         app.store.update(key, next, rv_of(o)).map(|_| ())
     };
@@ -75,7 +84,10 @@ pub fn sweep(app: &App) -> bool {
             continue;
         }
         referenced.extend(owners.iter().cloned());
-        let live: Vec<&&Arc<Value>> = owners.iter().filter_map(|u| by_uid.get(u.as_str())).collect();
+        let live: Vec<&&Arc<Value>> = owners
+            .iter()
+            .filter_map(|u| by_uid.get(u.as_str()))
+            .collect();
         let orphaning: Vec<&str> = live
             .iter()
             .filter(|w| is_deleting(w) && finalizers(w).iter().any(|f| f == "orphan"))
@@ -93,7 +105,8 @@ pub fn sweep(app: &App) -> bool {
         let foreground = live
             .iter()
             .any(|w| is_deleting(w) && finalizers(w).iter().any(|f| f == "foregroundDeletion"));
-        if (all_gone || foreground) && !is_deleting(o)
+        if (all_gone || foreground)
+            && !is_deleting(o)
             && let Some(res) = app.registry.by_storage_key(key)
         {
             let (ns, name) = obj_key(o);

@@ -22,7 +22,8 @@ pub fn write(path: &Path, server: &str) -> std::io::Result<()> {
 mod tests {
     #[test]
     fn kube_rs_accepts_it() {
-        let cfg: kube::config::Kubeconfig = kube::config::Kubeconfig::from_yaml(&super::render("http://127.0.0.1:1")).unwrap();
+        let cfg: kube::config::Kubeconfig =
+            kube::config::Kubeconfig::from_yaml(&super::render("http://127.0.0.1:1")).unwrap();
         assert_eq!(cfg.current_context.as_deref(), Some("devcluster"));
     }
 }

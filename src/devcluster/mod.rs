@@ -55,7 +55,11 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     .await?;
     if let Some(path) = &args.kubeconfig_out {
         kubeconfig::write(path, &dc.url())?;
-        println!("devcluster listening on {} (kubeconfig: {})", dc.url(), path.display());
+        println!(
+            "devcluster listening on {} (kubeconfig: {})",
+            dc.url(),
+            path.display()
+        );
     } else {
         println!("devcluster listening on {}", dc.url());
     }

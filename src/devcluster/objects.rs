@@ -15,7 +15,10 @@ pub fn now_ts() -> String {
 }
 
 /// Runs `f` on the object's metadata map (created when absent).
-pub fn with_meta<R>(obj: &mut Value, f: impl FnOnce(&mut serde_json::Map<String, Value>) -> R) -> R {
+pub fn with_meta<R>(
+    obj: &mut Value,
+    f: impl FnOnce(&mut serde_json::Map<String, Value>) -> R,
+) -> R {
     let mut m = obj
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
@@ -33,13 +36,19 @@ pub fn name_of(obj: &Value) -> &str {
 }
 
 pub fn is_deleting(obj: &Value) -> bool {
-    obj["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null())
+    obj["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -56,7 +65,8 @@ pub fn set_finalizers(obj: &mut Value, f: Vec<String>) {
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -118,26 +128,34 @@ pub fn init_create(res: &ResourceInfo, obj: &mut Value, ns: &str) -> ApiResult<(
     obj["apiVersion"] = json!(storage_av);
     obj["kind"] = json!(res.kind);
     with_meta(obj, |m| {
-    let has_name = m.get("name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    if !has_name && let Some(prefix) = m.get("generateName").and_then(Value::as_str) {
-        let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..5].to_string();
-        m.insert("name".into(), json!(format!("{prefix}{suffix}")));
-    }
-    if res.namespaced {
-        m.insert("namespace".into(), json!(ns));
-    } else {
-        m.remove("namespace");
-    }
-    m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-    m.insert("creationTimestamp".into(), json!(now_ts()));
-    for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"] {
-        m.remove(k);
-    }
-    if res.builtin && res.kind != "CustomResourceDefinition" {
-        m.remove("generation");
-    } else {
-        m.insert("generation".into(), json!(1));
-    }
+        let has_name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if !has_name && let Some(prefix) = m.get("generateName").and_then(Value::as_str) {
+            let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..5].to_string();
+            m.insert("name".into(), json!(format!("{prefix}{suffix}")));
+        }
+        if res.namespaced {
+            m.insert("namespace".into(), json!(ns));
+        } else {
+            m.remove("namespace");
+        }
+        m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        m.insert("creationTimestamp".into(), json!(now_ts()));
+        for k in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+        if res.builtin && res.kind != "CustomResourceDefinition" {
+            m.remove("generation");
+        } else {
+            m.insert("generation".into(), json!(1));
+        }
     });
     let name = name_of(obj).to_string();
     validate_name(res, &name)
@@ -149,25 +167,25 @@ pub fn carry_identity(res: &ResourceInfo, old: &Value, new: &mut Value) {
     new["kind"] = json!(res.kind);
     let om = old["metadata"].clone();
     with_meta(new, |m| {
-    for k in [
-        "name",
-        "namespace",
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "generation",
-        "generateName",
-    ] {
-        match om.get(k) {
-            Some(v) => {
-                m.insert(k.into(), v.clone());
-            }
-            None => {
-                m.remove(k);
+        for k in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "generateName",
+        ] {
+            match om.get(k) {
+                Some(v) => {
+                    m.insert(k.into(), v.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
             }
         }
-    }
     });
 }
 
@@ -235,9 +253,9 @@ pub fn normalize_builtin(res: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
             }
             if let Some(data) = obj.get("data").and_then(Value::as_object) {
                 for (k, v) in data {
-                    let ok = v
-                        .as_str()
-                        .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
+                    let ok = v.as_str().is_some_and(|s| {
+                        base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+                    });
                     if !ok {
                         return Err(ApiError::bad_request(format!(
                             "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at data.{k}"
@@ -247,20 +265,56 @@ pub fn normalize_builtin(res: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
             }
         }
         ("", "Namespace") => {
-            let phase = if is_deleting(obj) { "Terminating" } else { "Active" };
+            let phase = if is_deleting(obj) {
+                "Terminating"
+            } else {
+                "Active"
+            };
             obj["status"] = json!({"phase": phase});
             if obj["spec"]["finalizers"].is_null() {
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
             }
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            let errs: Vec<schema::FieldError> = obj["spec"]["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .flat_map(|(i, v)| schema::check_crd_version(i, v))
+                .collect();
+            if !errs.is_empty() {
+                let name = name_of(obj).to_string();
+                let message = schema::status_message(
+                    "CustomResourceDefinition.apiextensions.k8s.io",
+                    &name,
+                    &errs,
+                );
+                let causes = errs
+                    .iter()
+                    .map(|e| Cause {
+                        reason: e.kind.reason().into(),
+                        message: e.body(),
+                        field: e.path.clone(),
+                    })
+                    .collect();
+                return Err(ApiError::invalid(
+                    "CustomResourceDefinition",
+                    "apiextensions.k8s.io",
+                    &name,
+                    message,
+                    causes,
+                ));
+            }
             let info = from_crd(obj).map_err(|e| {
                 let name = name_of(obj).to_string();
                 ApiError::invalid(
                     "CustomResourceDefinition",
                     "apiextensions.k8s.io",
                     &name,
-                    format!("CustomResourceDefinition.apiextensions.k8s.io \"{name}\" is invalid: {e}"),
+                    format!(
+                        "CustomResourceDefinition.apiextensions.k8s.io \"{name}\" is invalid: {e}"
+                    ),
                     vec![],
                 )
             })?;
@@ -268,9 +322,7 @@ pub fn normalize_builtin(res: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
             accepted["singular"] = json!(info.singular);
             accepted["listKind"] = json!(info.list_kind);
             let now = now_ts();
-            let cond = |t: &str, reason: &str, msg: &str| {
-                json!({"type": t, "status": "True", "reason": reason, "message": msg, "lastTransitionTime": now})
-            };
+            let cond = |t: &str, reason: &str, msg: &str| json!({"type": t, "status": "True", "reason": reason, "message": msg, "lastTransitionTime": now});
             obj["status"] = json!({
                 "acceptedNames": accepted,
                 "storedVersions": [info.storage_version()],
@@ -299,7 +351,9 @@ pub fn check_custom(
     };
     let pruned = schema::prune_unknown(compiled.schema(), obj);
     if strict && !pruned.is_empty() {
-        return Err(ApiError::bad_request(schema::strict_decoding_message(&res.kind, version, &pruned)));
+        return Err(ApiError::bad_request(schema::strict_decoding_message(
+            &res.kind, version, &pruned,
+        )));
     }
     schema::apply_defaults(compiled.schema(), obj);
     if let Err(errs) = compiled.validate(obj, old) {
@@ -313,7 +367,9 @@ pub fn check_custom(
                 field: e.path.clone(),
             })
             .collect();
-        return Err(ApiError::invalid(&res.kind, &res.group, &name, message, causes));
+        return Err(ApiError::invalid(
+            &res.kind, &res.group, &name, message, causes,
+        ));
     }
     Ok(pruned)
 }

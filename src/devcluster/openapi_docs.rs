@@ -30,13 +30,21 @@ fn all_kinds(app: &App) -> Vec<KindSchema> {
     app.registry
         .all()
         .iter()
-        .flat_map(|r| r.versions.iter().map(|v| kind_schemas(r, &v.name)).collect::<Vec<_>>())
+        .flat_map(|r| {
+            r.versions
+                .iter()
+                .map(|v| kind_schemas(r, &v.name))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
 /// `GET /openapi/v3`.
 pub async fn index(State(app): State<Arc<App>>) -> Response {
-    json_response(StatusCode::OK, &schema::openapi_v3_index_for_kinds(&all_kinds(&app)))
+    json_response(
+        StatusCode::OK,
+        &schema::openapi_v3_index_for_kinds(&all_kinds(&app)),
+    )
 }
 
 /// `GET /openapi/v3/{api/v1 | apis/group/version}`.
@@ -44,7 +52,7 @@ pub async fn group_version(State(app): State<Arc<App>>, Path(path): Path<String>
     let path = gv_path(&path);
     let kinds: Vec<KindSchema> = all_kinds(&app)
         .into_iter()
-        .filter(|k| gv_path(&format!("{}/{}", k.group, k.version).trim_start_matches('/')) == path)
+        .filter(|k| gv_path(format!("{}/{}", k.group, k.version).trim_start_matches('/')) == path)
         .collect();
     if kinds.is_empty() {
         return ApiError::no_route().into_response();

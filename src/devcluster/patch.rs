@@ -48,7 +48,8 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
         {
             continue;
         }
-        json_patch::patch(&mut doc, std::slice::from_ref(op)).map_err(|e| PatchError::Apply(e.to_string()))?;
+        json_patch::patch(&mut doc, std::slice::from_ref(op))
+            .map_err(|e| PatchError::Apply(e.to_string()))?;
     }
     Ok(doc)
 }
@@ -184,18 +185,29 @@ mod tests {
         assert_eq!(r["metadata"]["ownerReferences"][0]["name"], "renamed");
         assert_eq!(r["metadata"]["ownerReferences"][1]["uid"], "u2");
         assert_eq!(r["data"], json!({"n": "m"}));
-        let d = strategic_merge(&r, &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}}));
+        let d = strategic_merge(
+            &r,
+            &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}}),
+        );
         assert_eq!(d["metadata"]["finalizers"], json!(["y"]));
     }
 
     #[test]
     fn json_and_merge_patch() {
         let t = json!({"spec": {"a": 1, "b": [1, 2]}});
-        let j = json_patch(&t, &json!([{"op": "replace", "path": "/spec/a", "value": 5}])).unwrap();
+        let j = json_patch(
+            &t,
+            &json!([{"op": "replace", "path": "/spec/a", "value": 5}]),
+        )
+        .unwrap();
         assert_eq!(j["spec"]["a"], 5);
         assert!(json_patch(&t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
-        let f = json_patch(&t, &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
-            {"op": "add", "path": "/metadata", "value": {"finalizers": ["x"]}}])).unwrap();
+        let f = json_patch(
+            &t,
+            &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata", "value": {"finalizers": ["x"]}}]),
+        )
+        .unwrap();
         assert_eq!(f["metadata"]["finalizers"], json!(["x"]));
         assert!(json_patch(&t, &json!([{"op": "test", "path": "/spec/a", "value": 2}])).is_err());
         let m = merge_patch(&t, &json!({"spec": {"a": null, "c": 1}}));

@@ -26,16 +26,36 @@ pub enum PersistError {
 pub enum Record<'a> {
     /// Start of a compacted file: the resourceVersion counter at compaction time.
     Base { rv: u64 },
-    Put { rv: u64, key: &'a str, obj: &'a Value },
-    Del { rv: u64, key: &'a str, ns: &'a str, name: &'a str },
+    Put {
+        rv: u64,
+        key: &'a str,
+        obj: &'a Value,
+    },
+    Del {
+        rv: u64,
+        key: &'a str,
+        ns: &'a str,
+        name: &'a str,
+    },
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum OwnedRecord {
-    Base { rv: u64 },
-    Put { rv: u64, key: String, obj: Value },
-    Del { rv: u64, key: String, ns: String, name: String },
+    Base {
+        rv: u64,
+    },
+    Put {
+        rv: u64,
+        key: String,
+        obj: Value,
+    },
+    Del {
+        rv: u64,
+        key: String,
+        ns: String,
+        name: String,
+    },
 }
 
 /// What a state file held.
@@ -84,7 +104,12 @@ fn load(path: &Path) -> Result<Loaded, PersistError> {
                 let name = m["name"].as_str().unwrap_or_default().to_string();
                 map.insert((key, ns, name), obj);
             }
-            OwnedRecord::Del { rv: r, key, ns, name } => {
+            OwnedRecord::Del {
+                rv: r,
+                key,
+                ns,
+                name,
+            } => {
                 rv = rv.max(r);
                 map.remove(&(key, ns, name));
             }
@@ -97,15 +122,24 @@ fn load(path: &Path) -> Result<Loaded, PersistError> {
 }
 
 fn sync_dir(path: &Path) -> Result<(), PersistError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 impl Persist {
     /// Loads `path` (missing = empty) and rewrites it compacted.
     pub fn open(path: &Path) -> Result<(Self, Loaded), PersistError> {
         let loaded = load(path)?;
-        let file = write_compacted(path, loaded.rv, loaded.objects.iter().map(|(k, o)| (k.as_str(), o)))?;
+        let file = write_compacted(
+            path,
+            loaded.rv,
+            loaded.objects.iter().map(|(k, o)| (k.as_str(), o)),
+        )?;
         Ok((
             Self {
                 path: path.to_path_buf(),
@@ -167,7 +201,10 @@ fn write_compacted<'a>(
     }
     std::fs::rename(&tmp, path).map_err(io_err(path))?;
     sync_dir(path)?;
-    OpenOptions::new().append(true).open(path).map_err(io_err(path))
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
 }
 
 #[cfg(test)]
@@ -183,8 +220,19 @@ mod tests {
             let (mut p, l) = Persist::open(&path).unwrap();
             assert_eq!(l.rv, 0);
             let o = json!({"metadata": {"name": "a", "namespace": "default"}});
-            p.append(&Record::Put { rv: 5, key: "/configmaps", obj: &o }).unwrap();
-            p.append(&Record::Del { rv: 6, key: "/x", ns: "", name: "gone" }).unwrap();
+            p.append(&Record::Put {
+                rv: 5,
+                key: "/configmaps",
+                obj: &o,
+            })
+            .unwrap();
+            p.append(&Record::Del {
+                rv: 6,
+                key: "/x",
+                ns: "",
+                name: "gone",
+            })
+            .unwrap();
         }
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"op\":\"put\",\"rv\":7,\"ke").unwrap();

@@ -100,7 +100,12 @@ fn entry(b: &[u8], bytes_value: bool) -> Result<(String, Value), ProtoError> {
     Ok((k, v))
 }
 
-fn insert_entry(m: &mut Map<String, Value>, key: &str, b: &[u8], bytes_value: bool) -> Result<(), ProtoError> {
+fn insert_entry(
+    m: &mut Map<String, Value>,
+    key: &str,
+    b: &[u8],
+    bytes_value: bool,
+) -> Result<(), ProtoError> {
     let (k, v) = entry(b, bytes_value)?;
     if let Some(obj) = m.entry(key).or_insert_with(|| json!({})).as_object_mut() {
         obj.insert(k, v);
@@ -198,7 +203,9 @@ fn decode_kind(kind: &str, raw: &[u8]) -> Result<Map<String, Value>, ProtoError>
             }
             ("Secret", 4, Field::Bytes(x)) => insert_entry(&mut m, "stringData", x, false)?,
             ("ServiceAccount", 2, Field::Bytes(x)) => push(&mut m, "secrets", local_ref(x)?),
-            ("ServiceAccount", 3, Field::Bytes(x)) => push(&mut m, "imagePullSecrets", local_ref(x)?),
+            ("ServiceAccount", 3, Field::Bytes(x)) => {
+                push(&mut m, "imagePullSecrets", local_ref(x)?)
+            }
             ("ServiceAccount", 4, Field::Varint(v)) => {
                 m.insert("automountServiceAccountToken".into(), json!(v != 0));
             }
@@ -239,15 +246,27 @@ mod tests {
     use super::*;
 
     fn field(n: u64, b: &[u8]) -> Vec<u8> {
-        let mut out = vec![u8::try_from(n << 3 | 2).unwrap(), u8::try_from(b.len()).unwrap()];
+        let mut out = vec![
+            u8::try_from(n << 3 | 2).unwrap(),
+            u8::try_from(b.len()).unwrap(),
+        ];
         out.extend_from_slice(b);
         out
     }
 
     #[test]
     fn decodes_a_secret() {
-        let meta = [field(1, b"s1"), field(11, &[field(1, b"app"), field(2, b"web")].concat())].concat();
-        let secret = [field(1, &meta), field(2, &[field(1, b"k"), field(2, b"\x00\x01")].concat()), field(3, b"Opaque")].concat();
+        let meta = [
+            field(1, b"s1"),
+            field(11, &[field(1, b"app"), field(2, b"web")].concat()),
+        ]
+        .concat();
+        let secret = [
+            field(1, &meta),
+            field(2, &[field(1, b"k"), field(2, b"\x00\x01")].concat()),
+            field(3, b"Opaque"),
+        ]
+        .concat();
         let tm = [field(1, b"v1"), field(2, b"Secret")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &tm), field(2, &secret)].concat();
         let v = decode(&body).unwrap();

@@ -62,7 +62,10 @@ impl ResourceInfo {
     }
 
     pub fn storage_version(&self) -> &str {
-        self.versions.first().map(|v| v.name.as_str()).unwrap_or("v1")
+        self.versions
+            .first()
+            .map(|v| v.name.as_str())
+            .unwrap_or("v1")
     }
 
     /// `plural.group` (or `plural` for core), the name used in error messages.
@@ -146,8 +149,26 @@ pub fn builtins() -> Vec<ResourceInfo> {
             false,
             vec![col("Type", "string", ".type", 0), age()],
         ),
-        builtin("", "v1", "ConfigMap", "configmaps", true, &["cm"], false, vec![age()]),
-        builtin("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], false, vec![age()]),
+        builtin(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            true,
+            &["cm"],
+            false,
+            vec![age()],
+        ),
+        builtin(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            true,
+            &["sa"],
+            false,
+            vec![age()],
+        ),
         builtin(
             "",
             "v1",
@@ -212,7 +233,11 @@ pub enum CrdError {
 
 fn str_list(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -248,7 +273,9 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
         let schema = v["schema"].get("openAPIV3Schema").cloned();
         let compiled = match &schema {
             Some(s) => Some(Arc::new(CompiledSchema::compile(s).map_err(|e| {
-                CrdError::Invalid(format!("spec.versions[{name}].schema.openAPIV3Schema: Invalid value: {e}"))
+                CrdError::Invalid(format!(
+                    "spec.versions[{name}].schema.openAPIV3Schema: Invalid value: {e}"
+                ))
             })?)),
             None => None,
         };
@@ -272,7 +299,8 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, CrdError> {
     }
     if versions.is_empty() {
         return Err(CrdError::Invalid(
-            "spec.versions: Invalid value: must have exactly one version marked as storage version".into(),
+            "spec.versions: Invalid value: must have exactly one version marked as storage version"
+                .into(),
         ));
     }
     Ok(ResourceInfo {

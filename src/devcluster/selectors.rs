@@ -87,7 +87,12 @@ impl LabelSelector {
                 Req::Exists(p.to_string())
             };
             let key = match &req {
-                Req::Eq(k, _) | Req::Ne(k, _) | Req::In(k, _) | Req::NotIn(k, _) | Req::Exists(k) | Req::NotExists(k) => k,
+                Req::Eq(k, _)
+                | Req::Ne(k, _)
+                | Req::In(k, _)
+                | Req::NotIn(k, _)
+                | Req::Exists(k)
+                | Req::NotExists(k) => k,
             };
             if !valid_key(key) {
                 return Err(SelectorError::Parse(p.into()));
@@ -121,7 +126,10 @@ fn field_supported(kind: &str, path: &str) -> bool {
             "Event" => {
                 path.starts_with("involvedObject.")
                     || path.starts_with("regarding.")
-                    || matches!(path, "reason" | "type" | "source" | "reportingComponent" | "reportingController")
+                    || matches!(
+                        path,
+                        "reason" | "type" | "source" | "reportingComponent" | "reportingController"
+                    )
             }
             "Secret" => path == "type",
             "Namespace" => path == "status.phase",
@@ -202,8 +210,16 @@ mod tests {
     #[test]
     fn field_selectors() {
         let o = json!({"metadata": {"name": "x", "namespace": "default"}, "involvedObject": {"kind": "Pod"}});
-        assert!(FieldSelector::parse("metadata.name=x,metadata.namespace!=kube-system", "Pod").unwrap().matches(&o));
-        assert!(FieldSelector::parse("involvedObject.kind=Pod", "Event").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("metadata.name=x,metadata.namespace!=kube-system", "Pod")
+                .unwrap()
+                .matches(&o)
+        );
+        assert!(
+            FieldSelector::parse("involvedObject.kind=Pod", "Event")
+                .unwrap()
+                .matches(&o)
+        );
         assert_eq!(
             FieldSelector::parse("spec.x=1", "VirtualMachine"),
             Err(SelectorError::UnsupportedField("spec.x".into()))

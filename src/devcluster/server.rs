@@ -38,7 +38,9 @@ impl Default for Options {
 /// Errors starting the devcluster.
 #[derive(Debug, thiserror::Error)]
 pub enum DevClusterError {
-    #[error("refusing to listen on {0}: the devcluster serves plain HTTP without authentication, loopback only")]
+    #[error(
+        "refusing to listen on {0}: the devcluster serves plain HTTP without authentication, loopback only"
+    )]
     NotLoopback(SocketAddr),
     #[error("binding {addr}: {source}")]
     Bind {
@@ -89,14 +91,18 @@ fn load_crd_files(dir: &std::path::Path) -> Result<Vec<Value>, DevClusterError> 
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| err(e.to_string()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        })
         .collect();
     files.sort();
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| err(format!("{}: {e}", f.display())))?;
         for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| err(format!("{}: {e}", f.display())))?;
+            let v: Value = serde::Deserialize::deserialize(doc)
+                .map_err(|e| err(format!("{}: {e}", f.display())))?;
             if v["kind"] == "CustomResourceDefinition" {
                 out.push(v);
             }
@@ -113,7 +119,13 @@ impl DevCluster {
         }
         let store = Store::open(opts.state_file.as_deref(), opts.history_limit)?;
         let registry = Registry::new();
-        let (crds, _, _) = store.list("apiextensions.k8s.io/customresourcedefinitions", None, None, None, &|_| true);
+        let (crds, _, _) = store.list(
+            "apiextensions.k8s.io/customresourcedefinitions",
+            None,
+            None,
+            None,
+            &|_| true,
+        );
         for crd in crds {
             if let Ok(info) = from_crd(&crd) {
                 registry.register(info);
@@ -122,28 +134,50 @@ impl DevCluster {
         let app = Arc::new(App { store, registry });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             if app.store.get("/namespaces", "", ns).is_none() {
-                put_internal(&app, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-                    .map_err(|e| DevClusterError::Bootstrap { what: format!("namespace {ns}"), message: e.message })?;
+                put_internal(
+                    &app,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                )
+                .map_err(|e| DevClusterError::Bootstrap {
+                    what: format!("namespace {ns}"),
+                    message: e.message,
+                })?;
             }
         }
         if let Some(dir) = &opts.crds_dir {
             for crd in load_crd_files(dir)? {
-                let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                put_internal(&app, crd)
-                    .map_err(|e| DevClusterError::Bootstrap { what: format!("CRD {name}"), message: e.message })?;
+                let name = crd["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                put_internal(&app, crd).map_err(|e| DevClusterError::Bootstrap {
+                    what: format!("CRD {name}"),
+                    message: e.message,
+                })?;
             }
         }
         let listener = tokio::net::TcpListener::bind(opts.addr)
             .await
-            .map_err(|source| DevClusterError::Bind { addr: opts.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| DevClusterError::Bind { addr: opts.addr, source })?;
+            .map_err(|source| DevClusterError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| DevClusterError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
         let (tx, rx) = oneshot::channel::<()>();
         let svc = router(app.clone());
         let server = tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = axum::serve(listener, svc).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, svc)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(error = %e, "devcluster server stopped");
             }
         });
@@ -169,7 +203,10 @@ impl DevCluster {
 
     /// A kube client for this cluster (default namespace `default`).
     pub fn client(&self) -> Result<kube::Client, DevClusterError> {
-        let uri: http::Uri = self.url().parse().map_err(|e: http::uri::InvalidUri| DevClusterError::Client(e.to_string()))?;
+        let uri: http::Uri = self
+            .url()
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| DevClusterError::Client(e.to_string()))?;
         let mut config = kube::Config::new(uri);
         config.default_namespace = "default".into();
         config.read_timeout = None;
@@ -193,7 +230,10 @@ impl DevCluster {
         }
         self.gc.abort();
         let abort = self.server.abort_handle();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
     }

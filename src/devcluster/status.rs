@@ -59,14 +59,22 @@ impl ApiError {
     }
 
     pub fn not_found(t: Target<'_>) -> Self {
-        let mut e = Self::new(404, "NotFound", format!("{} \"{}\" not found", t.qualified(), t.name));
+        let mut e = Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", t.qualified(), t.name),
+        );
         e.details = Some(t.details());
         e
     }
 
     /// 404 for a path that names no known resource.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn already_exists(t: Target<'_>) -> Self {
@@ -101,7 +109,13 @@ impl ApiError {
     }
 
     /// 422 with `details.causes`; `kind` is the object's Kind, `group` its API group.
-    pub fn invalid(kind: &str, group: &str, name: &str, message: String, causes: Vec<Cause>) -> Self {
+    pub fn invalid(
+        kind: &str,
+        group: &str,
+        name: &str,
+        message: String,
+        causes: Vec<Cause>,
+    ) -> Self {
         let causes: Vec<Value> = causes
             .into_iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))

@@ -54,6 +54,9 @@ pub enum StoreError {
 
 type ObjKey = (String, String);
 
+/// Receiver of live store events.
+pub type EventReceiver = broadcast::Receiver<Arc<StoreEvent>>;
+
 struct Inner {
     rv: u64,
     objects: HashMap<String, BTreeMap<ObjKey, Arc<Value>>>,
@@ -98,7 +101,9 @@ pub fn rv_of(obj: &Value) -> u64 {
 fn needs_gc(obj: &Value) -> bool {
     let m = &obj["metadata"];
     m.get("deletionTimestamp").is_some_and(|v| !v.is_null())
-        || m["ownerReferences"].as_array().is_some_and(|a| !a.is_empty())
+        || m["ownerReferences"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
 }
 
 impl Store {
@@ -119,7 +124,11 @@ impl Store {
             inner.compacted_rv = inner.rv;
             for (key, obj) in loaded.objects {
                 let k = obj_key(&obj);
-                inner.objects.entry(key).or_default().insert(k, Arc::new(obj));
+                inner
+                    .objects
+                    .entry(key)
+                    .or_default()
+                    .insert(k, Arc::new(obj));
             }
             inner.persist = Some(persist);
         }
@@ -252,8 +261,22 @@ impl Store {
         inner.rv = rv;
         let gc = needs_gc(&obj);
         let obj = Arc::new(obj);
-        inner.objects.entry(key.to_string()).or_default().insert(k, obj.clone());
-        Self::commit(&mut inner, &self.tx, StoreEvent { rv, key: key.into(), kind: EventType::Added, object: obj.clone(), prev: None });
+        inner
+            .objects
+            .entry(key.to_string())
+            .or_default()
+            .insert(k, obj.clone());
+        Self::commit(
+            &mut inner,
+            &self.tx,
+            StoreEvent {
+                rv,
+                key: key.into(),
+                kind: EventType::Added,
+                object: obj.clone(),
+                prev: None,
+            },
+        );
         drop(inner);
         if gc {
             self.gc_wake.notify_one();
@@ -262,7 +285,12 @@ impl Store {
     }
 
     /// Replaces an object if its stored resourceVersion equals `expected_rv`.
-    pub fn update(&self, key: &str, mut obj: Value, expected_rv: u64) -> Result<Arc<Value>, StoreError> {
+    pub fn update(
+        &self,
+        key: &str,
+        mut obj: Value,
+        expected_rv: u64,
+    ) -> Result<Arc<Value>, StoreError> {
         let mut inner = self.lock();
         let k = obj_key(&obj);
         let cur = inner
@@ -280,8 +308,22 @@ impl Store {
         inner.rv = rv;
         let gc = needs_gc(&obj);
         let obj = Arc::new(obj);
-        inner.objects.entry(key.to_string()).or_default().insert(k, obj.clone());
-        Self::commit(&mut inner, &self.tx, StoreEvent { rv, key: key.into(), kind: EventType::Modified, object: obj.clone(), prev });
+        inner
+            .objects
+            .entry(key.to_string())
+            .or_default()
+            .insert(k, obj.clone());
+        Self::commit(
+            &mut inner,
+            &self.tx,
+            StoreEvent {
+                rv,
+                key: key.into(),
+                kind: EventType::Modified,
+                object: obj.clone(),
+                prev,
+            },
+        );
         drop(inner);
         if gc {
             self.gc_wake.notify_one();
@@ -316,7 +358,17 @@ impl Store {
         }
         Self::stamp(&mut obj, rv);
         let obj = Arc::new(obj);
-        Self::commit(&mut inner, &self.tx, StoreEvent { rv, key: key.into(), kind: EventType::Deleted, object: obj.clone(), prev: None });
+        Self::commit(
+            &mut inner,
+            &self.tx,
+            StoreEvent {
+                rv,
+                key: key.into(),
+                kind: EventType::Deleted,
+                object: obj.clone(),
+                prev: None,
+            },
+        );
         drop(inner);
         self.gc_wake.notify_one();
         Ok(obj)
@@ -327,7 +379,7 @@ impl Store {
         &self,
         key: &str,
         rv: u64,
-    ) -> Result<(Vec<Arc<StoreEvent>>, broadcast::Receiver<Arc<StoreEvent>>), StoreError> {
+    ) -> Result<(Vec<Arc<StoreEvent>>, EventReceiver), StoreError> {
         let inner = self.lock();
         if rv < inner.compacted_rv {
             return Err(StoreError::Gone(rv));
@@ -342,7 +394,7 @@ impl Store {
     }
 
     /// All objects of `key`, the rv they are current at, and a receiver for every later event.
-    pub fn list_and_subscribe(&self, key: &str) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<StoreEvent>>) {
+    pub fn list_and_subscribe(&self, key: &str) -> (Vec<Arc<Value>>, u64, EventReceiver) {
         let inner = self.lock();
         let objs = inner
             .objects

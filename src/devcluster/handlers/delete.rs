@@ -45,7 +45,8 @@ fn parse_opts(req: &Req, body: &[u8]) -> ApiResult<DeleteOpts> {
     let b: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
     let policy = b["propagationPolicy"]
         .as_str()
@@ -62,11 +63,15 @@ fn parse_opts(req: &Req, body: &[u8]) -> ApiResult<DeleteOpts> {
         }
     };
     let dry_run = req.query.dry_run()
-        || b["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All"));
+        || b["dryRun"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     Ok(DeleteOpts {
         propagation,
         uid: b["preconditions"]["uid"].as_str().map(String::from),
-        resource_version: b["preconditions"]["resourceVersion"].as_str().map(String::from),
+        resource_version: b["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
         dry_run,
     })
 }
@@ -88,7 +93,10 @@ pub fn delete_object(
         name,
     };
     for _ in 0..8 {
-        let obj = app.store.get(&key, ns, name).ok_or_else(|| ApiError::not_found(t()))?;
+        let obj = app
+            .store
+            .get(&key, ns, name)
+            .ok_or_else(|| ApiError::not_found(t()))?;
         if let Some(uid) = &opts.uid
             && obj["metadata"]["uid"].as_str() != Some(uid)
         {
@@ -107,7 +115,9 @@ pub fn delete_object(
                 t(),
                 &format!(
                     "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    obj["metadata"]["resourceVersion"].as_str().unwrap_or_default()
+                    obj["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
                 ),
             ));
         }
@@ -186,15 +196,22 @@ pub fn after_removal(app: &App, res: &ResourceInfo, gone: &Value) {
 /// DELETE of one object.
 pub fn delete(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
     if req.sub.is_some() {
-        return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
     }
     let opts = parse_opts(req, body)?;
     let (obj, gone) = delete_object(app, &req.res, req.ns_key(), req.name(), &opts)?;
     if gone && req.res.builtin && req.res.kind != "CustomResourceDefinition" {
-        let details = json!({"name": req.name(), "kind": req.res.plural, "uid": obj["metadata"]["uid"]});
+        let details =
+            json!({"name": req.name(), "kind": req.res.plural, "uid": obj["metadata"]["uid"]});
         return Ok(ok(StatusCode::OK, &success_status(details)));
     }
-    let code = if gone || opts.dry_run { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let code = if gone || opts.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok(ok(code, &req.present(&obj)))
 }
 

@@ -40,7 +40,10 @@ impl Query {
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, k: &str) -> bool {
@@ -122,7 +125,10 @@ impl Req {
         }
         let mut o = obj.clone();
         if let Some(m) = o.as_object_mut() {
-            m.insert("apiVersion".into(), Value::String(self.res.api_version(&self.version)));
+            m.insert(
+                "apiVersion".into(),
+                Value::String(self.res.api_version(&self.version)),
+            );
         }
         o
     }
@@ -154,12 +160,19 @@ pub async fn resource_handler(
         }
         Err(_) => {
             tracing::error!(%method, %path, "handler panicked");
-            ApiError::internal("an error on the server has prevented the request from succeeding").into_response()
+            ApiError::internal("an error on the server has prevented the request from succeeding")
+                .into_response()
         }
     }
 }
 
-async fn route(app: Arc<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn route(
+    app: Arc<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let segs: Vec<String> = uri
         .path()
         .split('/')
@@ -268,7 +281,10 @@ pub fn put_internal(app: &App, mut obj: Value) -> ApiResult<()> {
         .into_iter()
         .find(|r| r.group == group && r.kind == kind && r.version(version).is_some())
         .ok_or_else(|| ApiError::bad_request(format!("no resource serves {kind} in {av}")))?;
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let ns = res.namespaced.then(|| {
         obj["metadata"]["namespace"]
             .as_str()
@@ -276,7 +292,10 @@ pub fn put_internal(app: &App, mut obj: Value) -> ApiResult<()> {
             .to_string()
     });
     let mut headers = HeaderMap::new();
-    headers.insert(axum::http::header::USER_AGENT, axum::http::HeaderValue::from_static("devcluster"));
+    headers.insert(
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static("devcluster"),
+    );
     let exists = app
         .store
         .get(&res.storage_key(), ns.as_deref().unwrap_or_default(), &name)

@@ -22,7 +22,11 @@ impl Filter {
     pub fn from_req(req: &Req) -> ApiResult<Self> {
         let labels = LabelSelector::parse(req.query.get("labelSelector").unwrap_or_default())
             .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector: {e}")))?;
-        let mut raw = req.query.get("fieldSelector").unwrap_or_default().to_string();
+        let mut raw = req
+            .query
+            .get("fieldSelector")
+            .unwrap_or_default()
+            .to_string();
         if req.alias.is_some() {
             raw = raw.replace("regarding.", "involvedObject.");
         }
@@ -62,7 +66,12 @@ fn columns(req: &Req) -> Vec<schema::PrinterColumn> {
     };
     let cols: Vec<schema::PrinterColumn> = res
         .version(version)
-        .map(|v| v.columns.iter().filter_map(schema::PrinterColumn::from_crd).collect())
+        .map(|v| {
+            v.columns
+                .iter()
+                .filter_map(schema::PrinterColumn::from_crd)
+                .collect()
+        })
         .unwrap_or_default();
     if cols.is_empty() {
         schema::default_columns()
@@ -92,13 +101,20 @@ pub fn get(app: &App, req: &Req) -> ApiResult<Response> {
 }
 
 fn encode_continue(rv: u64, last: &Value) -> String {
-    let tok = json!({"rv": rv, "ns": last["metadata"]["namespace"], "name": last["metadata"]["name"]});
+    let tok =
+        json!({"rv": rv, "ns": last["metadata"]["namespace"], "name": last["metadata"]["name"]});
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tok.to_string())
 }
 
 fn decode_continue(tok: &str) -> ApiResult<(u64, (String, String))> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tok).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tok)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rv = v["rv"].as_u64().ok_or_else(bad)?;
     let ns = v["ns"].as_str().unwrap_or_default().to_string();
@@ -127,10 +143,15 @@ pub fn list(app: &App, req: &Req) -> ApiResult<Response> {
         token_rv = Some(rv);
     } else if let (Some("Exact"), Some(rv)) = (
         req.query.get("resourceVersionMatch"),
-        req.query.get("resourceVersion").and_then(|r| r.parse::<u64>().ok()),
+        req.query
+            .get("resourceVersion")
+            .and_then(|r| r.parse::<u64>().ok()),
     ) && rv != app.store.current_rv()
     {
-        return Err(ApiError::gone(format!("too old resource version: {rv} ({})", app.store.current_rv())));
+        return Err(ApiError::gone(format!(
+            "too old resource version: {rv} ({})",
+            app.store.current_rv()
+        )));
     }
     let (items, rv, more) = app.store.list(
         &req.res.storage_key(),
@@ -164,6 +185,12 @@ pub fn matching(app: &App, req: &Req) -> ApiResult<Vec<Arc<Value>>> {
     let filter = Filter::from_req(req)?;
     Ok(app
         .store
-        .list(&req.res.storage_key(), req.ns.as_deref(), None, None, &|o| filter.matches(o))
+        .list(
+            &req.res.storage_key(),
+            req.ns.as_deref(),
+            None,
+            None,
+            &|o| filter.matches(o),
+        )
         .0)
 }

@@ -39,7 +39,9 @@ impl Watch {
         }
         let now = self.matches(&ev.object);
         match ev.kind {
-            EventType::Added | EventType::Deleted => now.then(|| (ev.kind.as_str(), ev.object.clone())),
+            EventType::Added | EventType::Deleted => {
+                now.then(|| (ev.kind.as_str(), ev.object.clone()))
+            }
             EventType::Modified => {
                 let before = ev.prev.as_deref().is_some_and(|p| self.matches(p));
                 match (before, now) {
@@ -60,7 +62,8 @@ impl Watch {
         } else {
             self.req.present(obj)
         };
-        let mut line = serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
         line.push(b'\n');
         self.tx.send(Ok(Bytes::from(line))).await.is_ok()
     }
@@ -143,7 +146,11 @@ pub async fn watch(app: &App, req: Req) -> ApiResult<Response> {
         .unwrap_or(1800);
     let bookmarks = req.query.flag("allowWatchBookmarks");
     let send_initial = req.query.flag("sendInitialEvents");
-    let rv_param = req.query.get("resourceVersion").unwrap_or_default().to_string();
+    let rv_param = req
+        .query
+        .get("resourceVersion")
+        .unwrap_or_default()
+        .to_string();
     let name = req.name.clone();
     let (tx, rx_body) = mpsc::channel(256);
     let w = Watch {
@@ -153,35 +160,57 @@ pub async fn watch(app: &App, req: Req) -> ApiResult<Response> {
         key: key.clone(),
         tx,
     };
-    let (initial, end_bookmark, rx, seen) = if send_initial || rv_param.is_empty() || rv_param == "0" {
-        let (objs, rv, rx) = app.store.list_and_subscribe(&key);
-        let initial = objs
-            .into_iter()
-            .filter(|o| w.matches(o))
-            .map(|o| ("ADDED", o))
-            .collect();
-        (initial, send_initial.then_some(rv), rx, rv)
-    } else {
-        let rv: u64 = rv_param
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
-        match app.store.watch_from(&key, rv) {
-            Ok((past, rx)) => {
-                let initial = past.iter().filter_map(|e| w.translate(e)).collect();
-                let seen = past.last().map(|e| e.rv).unwrap_or(rv);
-                (initial, None, rx, seen)
+    let (initial, end_bookmark, rx, seen) =
+        if send_initial || rv_param.is_empty() || rv_param == "0" {
+            let (objs, rv, rx) = app.store.list_and_subscribe(&key);
+            let initial = objs
+                .into_iter()
+                .filter(|o| w.matches(o))
+                .map(|o| ("ADDED", o))
+                .collect();
+            (initial, send_initial.then_some(rv), rx, rv)
+        } else {
+            let rv: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
+            match app.store.watch_from(&key, rv) {
+                Ok((past, rx)) => {
+                    let initial = past.iter().filter_map(|e| w.translate(e)).collect();
+                    let seen = past.last().map(|e| e.rv).unwrap_or(rv);
+                    (initial, None, rx, seen)
+                }
+                Err(StoreError::Gone(_)) => {
+                    let e = ApiError::gone(format!(
+                        "too old resource version: {rv} ({})",
+                        app.store.compacted_rv()
+                    ));
+                    let mut line =
+                        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()}))
+                            .unwrap_or_default();
+                    line.push(b'\n');
+                    return Ok((
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        line,
+                    )
+                        .into_response());
+                }
+                Err(e) => return Err(ApiError::internal(e.to_string())),
             }
-            Err(StoreError::Gone(_)) => {
-                let e = ApiError::gone(format!("too old resource version: {rv} ({})", app.store.compacted_rv()));
-                let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap_or_default();
-                line.push(b'\n');
-                return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], line).into_response());
-            }
-            Err(e) => return Err(ApiError::internal(e.to_string())),
-        }
-    };
-    tokio::spawn(w.run(initial, end_bookmark, rx, seen, Duration::from_secs(timeout), bookmarks));
-    let stream = futures::stream::unfold(rx_body, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+        };
+    tokio::spawn(w.run(
+        initial,
+        end_bookmark,
+        rx,
+        seen,
+        Duration::from_secs(timeout),
+        bookmarks,
+    ));
+    let stream =
+        futures::stream::unfold(
+            rx_body,
+            |mut rx| async move { rx.recv().await.map(|x| (x, rx)) },
+        );
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

@@ -39,7 +39,9 @@ fn decode_object(req: &Req, body: &[u8]) -> ApiResult<Value> {
     let ct = content_type(&req.headers);
     let v = if ct.contains("protobuf") {
         crate::devcluster::protobuf::decode(body).map_err(|e| match e {
-            crate::devcluster::protobuf::ProtoError::Unsupported(_) => ApiError::unsupported_media(e.to_string()),
+            crate::devcluster::protobuf::ProtoError::Unsupported(_) => {
+                ApiError::unsupported_media(e.to_string())
+            }
             _ => ApiError::bad_request(e.to_string()),
         })?
     } else {
@@ -80,7 +82,10 @@ fn check_kind(req: &Req, v: &Value) -> ApiResult<()> {
         )));
     }
     let body_ns = v["metadata"]["namespace"].as_str().unwrap_or_default();
-    if req.res.namespaced && !body_ns.is_empty() && req.ns.as_deref().is_some_and(|ns| ns != body_ns) {
+    if req.res.namespaced
+        && !body_ns.is_empty()
+        && req.ns.as_deref().is_some_and(|ns| ns != body_ns)
+    {
         return Err(ApiError::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
@@ -137,7 +142,13 @@ fn strict(req: &Req) -> bool {
 }
 
 /// Runs the shared write pipeline and stores the result. `ssa` = managedFields already computed.
-fn commit(app: &App, req: &Req, old: Option<Arc<Value>>, mut new: Value, ssa: bool) -> ApiResult<(Value, StatusCode)> {
+fn commit(
+    app: &App,
+    req: &Req,
+    old: Option<Arc<Value>>,
+    mut new: Value,
+    ssa: bool,
+) -> ApiResult<(Value, StatusCode)> {
     let res = &req.res;
     let key = res.storage_key();
     let scope = scope(req);
@@ -146,7 +157,8 @@ fn commit(app: &App, req: &Req, old: Option<Arc<Value>>, mut new: Value, ssa: bo
     let storage_version = res.storage_version().to_string();
     let Some(old) = old else {
         objects::init_create(res, &mut new, req.ns_key())?;
-        if res.status_subresource && !res.builtin
+        if res.status_subresource
+            && !res.builtin
             && let Some(m) = new.as_object_mut()
         {
             m.remove("status");
@@ -163,7 +175,10 @@ fn commit(app: &App, req: &Req, old: Option<Arc<Value>>, mut new: Value, ssa: bo
             return Ok((new, StatusCode::CREATED));
         }
         let name = objects::name_of(&new).to_string();
-        let stored = app.store.create(&key, new).map_err(|e| store_err(req, &name, e))?;
+        let stored = app
+            .store
+            .create(&key, new)
+            .map_err(|e| store_err(req, &name, e))?;
         after_write(app, req, &stored);
         return Ok((stored.as_ref().clone(), StatusCode::CREATED));
     };
@@ -196,7 +211,10 @@ fn commit(app: &App, req: &Req, old: Option<Arc<Value>>, mut new: Value, ssa: bo
     objects::carry_identity(res, &old, &mut new);
     if is_deleting(&old) {
         let before = finalizers(&old);
-        let added: Vec<String> = finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
+        let added: Vec<String> = finalizers(&new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
         if !added.is_empty() {
             let name = objects::name_of(&old).to_string();
             return Err(ApiError::invalid(
@@ -293,7 +311,14 @@ pub fn patch(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
             "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
         ));
     }
-    let body_v = decode(if ptype == PatchType::Apply { "yaml" } else { "json" }, body)?;
+    let body_v = decode(
+        if ptype == PatchType::Apply {
+            "yaml"
+        } else {
+            "json"
+        },
+        body,
+    )?;
     if ptype == PatchType::Apply {
         check_kind(req, &body_v)?;
         if req.query.get("fieldManager").is_none_or(str::is_empty) {
@@ -309,7 +334,10 @@ pub fn patch(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
     let mut last_err = None;
     for _ in 0..8 {
         match patch_once(app, req, ptype, &body_v) {
-            Err(e) if e.reason == "Conflict" && e.details.as_ref().is_some_and(|d| d.get("retry").is_some()) => {
+            Err(e)
+                if e.reason == "Conflict"
+                    && e.details.as_ref().is_some_and(|d| d.get("retry").is_some()) =>
+            {
                 last_err = Some(e);
             }
             other => return other,
@@ -319,7 +347,9 @@ pub fn patch(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
 }
 
 fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult<Response> {
-    let old = app.store.get(&req.res.storage_key(), req.ns_key(), req.name());
+    let old = app
+        .store
+        .get(&req.res.storage_key(), req.ns_key(), req.name());
     let force = req.query.flag("force");
     let av = req.res.api_version(&req.version);
     let manager = req.manager();
@@ -363,12 +393,15 @@ fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult
                 e.message = c.to_string();
                 e
             };
-            apply::server_side_apply(Some(&current), body, &manager, force, scope, &av).map_err(msg)?
+            apply::server_side_apply(Some(&current), body, &manager, force, scope, &av)
+                .map_err(msg)?
         }
     };
     let patched = req.to_storage(patched);
     if !patched.is_object() {
-        return Err(ApiError::bad_request("the patch produced something that is not an object"));
+        return Err(ApiError::bad_request(
+            "the patch produced something that is not an object",
+        ));
     }
     let explicit = rv_of(&patched);
     if explicit != 0 && explicit != rv_of(&old) {
@@ -380,7 +413,9 @@ fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult
     };
     match commit(app, req, Some(old), patched, ptype == PatchType::Apply) {
         Ok((out, code)) => Ok(ok(code, &req.present(&out))),
-        Err(mut e) if e.reason == "Conflict" && !had_rv && e.message.contains("has been modified") => {
+        Err(mut e)
+            if e.reason == "Conflict" && !had_rv && e.message.contains("has been modified") =>
+        {
             e.details = Some(json!({"retry": true}));
             Err(e)
         }
