@@ -294,24 +294,43 @@ async fn kubectl_discovers_crds_and_edits_custom_resources() {
         err.contains("spec.osName") && err.contains("osName is immutable"),
         "{err}"
     );
-    let err = k
-        .fails(
-            &[
-                "patch",
-                "vm",
-                "acme-web-1",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"spec":{"bogusField":1}}"#,
-            ],
+    // Unknown fields: kubectl apply asks for strict validation (400), a plain patch gets a warning.
+    let bogus = std::fs::read_to_string(root().join(VM))
+        .unwrap()
+        .replace("  vcpu: 2", "  vcpu: 2\n  bogusField: 1");
+    let err = k.fails(&["apply", "-f", "-"], Some(&bogus)).await;
+    assert!(
+        err.contains(r#"strict decoding error: unknown field "spec.bogusField""#),
+        "{err}"
+    );
+    let patch = r#"{"spec":{"bogusField":1}}"#;
+    let out = k
+        .run(
+            &["patch", "vm", "acme-web-1", "--type", "merge", "-p", patch],
             None,
         )
         .await;
-    assert!(err.is_empty() || !err.contains("panic"), "{err}");
+    assert!(out.status.success());
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.contains(r#"unknown field "spec.bogusField""#),
+        "{warn}"
+    );
 
     // Status update, then wait for the condition.
-    let status = r#"{"status":{"observedGeneration":3,"conditions":[{"type":"Ready","status":"True","reason":"Running","message":"VM is running","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":3}]}}"#;
+    // kubectl wait also compares the condition's observedGeneration with metadata.generation.
+    let generation = k
+        .ok(&[
+            "get",
+            "vm",
+            "acme-web-1",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ])
+        .await;
+    let status = format!(
+        r#"{{"status":{{"observedGeneration":{generation},"conditions":[{{"type":"Ready","status":"True","reason":"Running","message":"VM is running","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":{generation}}}]}}}}"#
+    );
     k.ok(&[
         "patch",
         "vm",
@@ -321,7 +340,7 @@ async fn kubectl_discovers_crds_and_edits_custom_resources() {
         "--type",
         "merge",
         "-p",
-        status,
+        &status,
     ])
     .await;
     k.ok(&[

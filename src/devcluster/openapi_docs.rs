@@ -57,6 +57,15 @@ pub async fn group_version(State(app): State<Arc<App>>, Path(path): Path<String>
     if kinds.is_empty() {
         return ApiError::no_route().into_response();
     }
-    let doc: Value = schema::openapi_v3_group_version(&path, &kinds);
+    let mut doc: Value = schema::openapi_v3_group_version(&path, &kinds);
+    if path.starts_with("apis/") && !kinds.iter().any(|k| k.group.ends_with("k8s.io")) {
+        if let Some(paths) = doc["paths"].as_object_mut() {
+            for item in paths.values_mut() {
+                if let Some(c) = item["patch"]["requestBody"]["content"].as_object_mut() {
+                    c.remove("application/strategic-merge-patch+json");
+                }
+            }
+        }
+    }
     json_response(StatusCode::OK, &doc)
 }

@@ -141,6 +141,26 @@ fn strict(req: &Req) -> bool {
     req.query.get("fieldValidation") == Some("Strict")
 }
 
+/// Outcome of a write: the object, the HTTP code, and fields pruned as unknown (for Warning headers).
+struct Written {
+    obj: Value,
+    code: StatusCode,
+    pruned: Vec<String>,
+}
+
+fn respond(req: &Req, w: Written) -> Response {
+    let mut resp = ok(w.code, &req.present(&w.obj));
+    if req.query.get("fieldValidation") != Some("Ignore") {
+        for f in &w.pruned {
+            let text = crate::devcluster::schema::unknown_field_warning(f).replace('"', "\\\"");
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+                resp.headers_mut().append(header::WARNING, v);
+            }
+        }
+    }
+    resp
+}
+
 /// Runs the shared write pipeline and stores the result. `ssa` = managedFields already computed.
 fn commit(
     app: &App,
@@ -148,13 +168,14 @@ fn commit(
     old: Option<Arc<Value>>,
     mut new: Value,
     ssa: bool,
-) -> ApiResult<(Value, StatusCode)> {
+) -> ApiResult<Written> {
     let res = &req.res;
     let key = res.storage_key();
     let scope = scope(req);
     let av = res.api_version(&req.version);
     let manager = req.manager();
     let storage_version = res.storage_version().to_string();
+    let mut warnings = Vec::new();
     let Some(old) = old else {
         objects::init_create(res, &mut new, req.ns_key())?;
         if res.status_subresource
@@ -166,13 +187,17 @@ fn commit(
         check_namespace(app, req)?;
         objects::normalize_builtin(res, &mut new)?;
         if !res.builtin {
-            objects::check_custom(res, &storage_version, &mut new, None, strict(req))?;
+            warnings = objects::check_custom(res, &storage_version, &mut new, None, strict(req))?;
         }
         if !ssa {
             apply::record_update(None, &mut new, &manager, scope, &av);
         }
         if req.query.dry_run() {
-            return Ok((new, StatusCode::CREATED));
+            return Ok(Written {
+                obj: new,
+                code: StatusCode::CREATED,
+                pruned: warnings,
+            });
         }
         let name = objects::name_of(&new).to_string();
         let stored = app
@@ -180,7 +205,11 @@ fn commit(
             .create(&key, new)
             .map_err(|e| store_err(req, &name, e))?;
         after_write(app, req, &stored);
-        return Ok((stored.as_ref().clone(), StatusCode::CREATED));
+        return Ok(Written {
+            obj: stored.as_ref().clone(),
+            code: StatusCode::CREATED,
+            pruned: warnings,
+        });
     };
     match scope {
         Scope::Status => {
@@ -231,17 +260,25 @@ fn commit(
     }
     objects::normalize_builtin(res, &mut new)?;
     if !res.builtin {
-        objects::check_custom(res, &storage_version, &mut new, Some(&old), strict(req))?;
+        warnings = objects::check_custom(res, &storage_version, &mut new, Some(&old), strict(req))?;
     }
     objects::bump_generation(res, &old, &mut new);
     if !ssa {
         apply::record_update(Some(&old), &mut new, &manager, scope, &av);
     }
     if objects::same_object(&old, &new) {
-        return Ok((old.as_ref().clone(), StatusCode::OK));
+        return Ok(Written {
+            obj: old.as_ref().clone(),
+            code: StatusCode::OK,
+            pruned: warnings,
+        });
     }
     if req.query.dry_run() {
-        return Ok((new, StatusCode::OK));
+        return Ok(Written {
+            obj: new,
+            code: StatusCode::OK,
+            pruned: warnings,
+        });
     }
     let name = objects::name_of(&old).to_string();
     if is_deleting(&new) && finalizers(&new).is_empty() && res.kind != "Namespace" {
@@ -250,14 +287,22 @@ fn commit(
             .delete(&key, req.ns_key(), &name, Some(rv_of(&old)))
             .map_err(|e| store_err(req, &name, e))?;
         after_removal(app, res, &gone);
-        return Ok((gone.as_ref().clone(), StatusCode::OK));
+        return Ok(Written {
+            obj: gone.as_ref().clone(),
+            code: StatusCode::OK,
+            pruned: warnings,
+        });
     }
     let stored = app
         .store
         .update(&key, new, rv_of(&old))
         .map_err(|e| store_err(req, &name, e))?;
     after_write(app, req, &stored);
-    Ok((stored.as_ref().clone(), StatusCode::OK))
+    Ok(Written {
+        obj: stored.as_ref().clone(),
+        code: StatusCode::OK,
+        pruned: warnings,
+    })
 }
 
 fn after_write(app: &App, req: &Req, stored: &Value) {
@@ -272,8 +317,7 @@ fn after_write(app: &App, req: &Req, stored: &Value) {
 /// POST on a collection.
 pub fn create(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
     let obj = decode_object(req, body)?;
-    let (out, code) = commit(app, req, None, obj, false)?;
-    Ok(ok(code, &req.present(&out)))
+    Ok(respond(req, commit(app, req, None, obj, false)?))
 }
 
 /// PUT of one object (main or `/status`).
@@ -294,8 +338,7 @@ pub fn update(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
     if want != 0 && want != rv_of(&old) {
         return Err(ApiError::stale(req.target()));
     }
-    let (out, code) = commit(app, req, Some(old), obj, false)?;
-    Ok(ok(code, &req.present(&out)))
+    Ok(respond(req, commit(app, req, Some(old), obj, false)?))
 }
 
 /// PATCH of one object (main or `/status`), retried on write races like the real server.
@@ -362,8 +405,7 @@ fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult
         applied["metadata"]["name"] = json!(req.name());
         let created = apply::server_side_apply(None, &applied, &manager, force, scope, &av)
             .map_err(|c| ApiError::conflict(req.target(), &c.to_string()))?;
-        let (out, code) = commit(app, req, None, created, true)?;
-        return Ok(ok(code, &req.present(&out)));
+        return Ok(respond(req, commit(app, req, None, created, true)?));
     };
     let current = req.present(&old);
     let patched = match ptype {
@@ -412,7 +454,7 @@ fn patch_once(app: &App, req: &Req, ptype: PatchType, body: &Value) -> ApiResult
         _ => body["metadata"].get("resourceVersion").is_some(),
     };
     match commit(app, req, Some(old), patched, ptype == PatchType::Apply) {
-        Ok((out, code)) => Ok(ok(code, &req.present(&out))),
+        Ok(w) => Ok(respond(req, w)),
         Err(mut e)
             if e.reason == "Conflict" && !had_rv && e.message.contains("has been modified") =>
         {
