@@ -131,7 +131,11 @@ impl DevCluster {
                 registry.register(info);
             }
         }
-        let app = Arc::new(App { store, registry });
+        let app = Arc::new(App {
+            store,
+            registry,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             if app.store.get("/namespaces", "", ns).is_none() {
                 put_internal(
@@ -225,6 +229,7 @@ impl DevCluster {
 
     /// Stops serving (open watches end) and the garbage collector.
     pub async fn stop(mut self) {
+        self.app.shutdown.cancel();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -26,6 +26,8 @@ use std::sync::Arc;
 pub struct App {
     pub store: Store,
     pub registry: Registry,
+    /// Cancelled on stop so open watches end and the server can shut down.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// Decoded query string.

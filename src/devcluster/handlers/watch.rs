@@ -21,6 +21,7 @@ struct Watch {
     name: Option<String>,
     key: String,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Watch {
@@ -104,6 +105,7 @@ impl Watch {
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = self.shutdown.cancelled() => return,
                 _ = self.tx.closed() => return,
                 _ = tick.tick() => {
                     if bookmarks && !self.bookmark(seen, false).await {
@@ -159,6 +161,7 @@ pub async fn watch(app: &App, req: Req) -> ApiResult<Response> {
         name,
         key: key.clone(),
         tx,
+        shutdown: app.shutdown.clone(),
     };
     let (initial, end_bookmark, rx, seen) =
         if send_initial || rv_param.is_empty() || rv_param == "0" {
