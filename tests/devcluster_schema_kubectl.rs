@@ -31,6 +31,7 @@ fn kinds() -> Vec<KindSchema> {
                 "spec": {"type": "object", "description": "Desired state of the VM.", "required": ["vcpu"],
                     "properties": {
                         "vcpu": {"type": "integer", "format": "int32", "description": "Number of virtual CPUs, 1..16."},
+                        "size": {"x-kubernetes-int-or-string": true, "description": "Disk size, 40 or \"40Gi\"."},
                         "platformRef": {"type": "object", "description": "The Platform that supplies credentials.",
                             "properties": {"name": {"type": "string", "description": "Name of the Platform."}}}
                     }},

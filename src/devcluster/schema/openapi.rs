@@ -144,8 +144,10 @@ pub fn openapi_v3_group_version(gv: &str, kinds: &[KindSchema]) -> Value {
 
 /// A custom kind's component: its schema with apiVersion/kind/metadata as the apiserver publishes them.
 fn kind_component(k: &KindSchema) -> Value {
-    let mut schema = match &k.schema {
-        Value::Object(m) => m.clone(),
+    let mut published = k.schema.clone();
+    publish_int_or_string(&mut published);
+    let mut schema = match published {
+        Value::Object(m) => m,
         _ => Map::new(),
     };
     schema.entry("type").or_insert_with(|| json!("object"));
@@ -169,6 +171,29 @@ fn kind_component(k: &KindSchema) -> Value {
         json!([gvk(&k.group, &k.version, &k.kind)]),
     );
     Value::Object(schema)
+}
+
+/// `x-kubernetes-int-or-string` nodes are published with `anyOf: [integer, string]`, as the
+/// apiserver does (kubectl explain shows them as `<IntOrString>`).
+fn publish_int_or_string(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map
+                .get("x-kubernetes-int-or-string")
+                .and_then(Value::as_bool)
+                == Some(true)
+                && !map.contains_key("anyOf")
+            {
+                map.insert(
+                    "anyOf".into(),
+                    json!([{"type": "integer"}, {"type": "string"}]),
+                );
+            }
+            map.values_mut().for_each(publish_int_or_string);
+        }
+        Value::Array(items) => items.iter_mut().for_each(publish_int_or_string),
+        _ => {}
+    }
 }
 
 fn list_component(k: &KindSchema, item_name: &str) -> Value {
