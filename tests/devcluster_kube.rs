@@ -735,3 +735,43 @@ async fn recorder_events_show_in_both_event_apis() {
     assert_eq!(got.series.map(|s| s.count), Some(2));
     dc.stop().await;
 }
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_then_changes() {
+    let (dc, client) = start(10_000).await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    for i in 0..3 {
+        api.create(&PostParams::default(), &cm(&format!("s{i}"), "0"))
+            .await
+            .unwrap();
+    }
+    let w = watcher(api.clone(), watcher::Config::default().streaming_lists());
+    let mut s = std::pin::pin!(w);
+    let mut initial = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, s.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(o) => initial.push(o.name_any()),
+            watcher::Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    initial.sort();
+    assert_eq!(initial, ["s0", "s1", "s2"]);
+    api.delete("s1", &DeleteParams::default()).await.unwrap();
+    match tokio::time::timeout(WAIT, s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        watcher::Event::Delete(o) => assert_eq!(o.name_any(), "s1"),
+        other => panic!("expected delete, got {other:?}"),
+    }
+    dc.stop().await;
+}
