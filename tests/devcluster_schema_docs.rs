@@ -423,3 +423,22 @@ fn ages_render_like_kubectl() {
         assert_eq!(human_duration(d), want, "{d:?}");
     }
 }
+
+#[test]
+fn strategic_merge_patch_is_offered_for_builtin_kinds_only() {
+    let custom = openapi_v3_group_version("apis/nno.app/v1alpha1", &[vm_kind()]);
+    let patch = &custom["paths"]["/apis/nno.app/v1alpha1/namespaces/{namespace}/virtualmachines/{name}"]
+        ["patch"];
+    let types = patch["requestBody"]["content"]
+        .as_object()
+        .expect("content");
+    assert!(types.contains_key("application/merge-patch+json"));
+    assert!(!types.contains_key("application/strategic-merge-patch+json"));
+    let core = openapi_v3_group_version("api/v1", &builtin_kind_schemas());
+    let patch = &core["paths"]["/api/v1/namespaces/{namespace}/secrets/{name}"]["patch"];
+    assert!(
+        patch["requestBody"]["content"]
+            .get("application/strategic-merge-patch+json")
+            .is_some()
+    );
+}

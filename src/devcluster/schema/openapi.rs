@@ -333,15 +333,17 @@ fn add_paths(paths: &mut Map<String, Value>, k: &KindSchema, name: &str, list_na
 
     let mut item_params = common.clone();
     item_params.push(path_param("name", &format!("name of the {}", k.kind)));
-    let patch_body = content(
-        reference(PATCH),
-        &[
-            "application/apply-patch+yaml",
-            "application/json-patch+json",
-            "application/merge-patch+json",
-            "application/strategic-merge-patch+json",
-        ],
-    );
+    // Strategic merge patch exists only for the built-in kinds: kubectl's client-side apply sends one
+    // when the document lists it, and the apiserver rejects it for custom resources (415).
+    let mut patch_types = vec![
+        "application/apply-patch+yaml",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ];
+    if builtin::component_name(&k.group, &k.version, &k.kind).is_some() {
+        patch_types.push("application/strategic-merge-patch+json");
+    }
+    let patch_body = content(reference(PATCH), &patch_types);
     let mut item = json!({
         "get": operation(k, &format!("read{id}"), "get", vec![], None, name, &format!("read the specified {}", k.kind)),
         "put": operation(k, &format!("replace{id}"), "put", write_params(false), Some(body), name, &format!("replace the specified {}", k.kind)),
