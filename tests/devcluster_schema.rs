@@ -330,7 +330,7 @@ fn pruning_drops_unknown_fields_but_keeps_preserved_ones() {
     let schema = vm_schema();
     let mut obj = json!({
         "apiVersion": "nno.app/v1alpha1", "kind": "VirtualMachine",
-        "metadata": {"name": "web", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+        "metadata": {"name": "web", "labels": {"a": "b"}, "annotations": {"x": "y"}, "colour": "red"},
         "spec": {"platformRef": {"name": "acme", "extra": 1}, "vcpu": 2, "bogus": true,
                  "rules": [{"protocol": "TCP", "typo": 1}], "labels": {"free": "form"}, "size": {"any": "thing"}},
         "status": {"anything": {"goes": [1, 2]}},
@@ -340,6 +340,7 @@ fn pruning_drops_unknown_fields_but_keeps_preserved_ones() {
     assert_eq!(
         pruned,
         vec![
+            "metadata.colour",
             "spec.bogus",
             "spec.platformRef.extra",
             "spec.rules[0].typo",

@@ -84,12 +84,43 @@ fn default_node(schema: &Value, value: &mut Value, depth: usize) {
 
 /// Removes the fields `schema` does not declare, unless a node says
 /// `x-kubernetes-preserve-unknown-fields: true`. At the root, and in embedded resources,
-/// `apiVersion`, `kind` and `metadata` are kept. Returns the pruned field paths
+/// `apiVersion` and `kind` are kept and `metadata` keeps the `ObjectMeta` fields. Returns the pruned field paths
 /// (`spec.foo`, `spec.rules[0].bar`), which a `fieldValidation=Strict` request turns into errors.
 pub fn prune_unknown(schema: &Value, obj: &mut Value) -> Vec<String> {
     let mut pruned = Vec::new();
     prune_node(schema, obj, "", true, &mut pruned, 0);
     pruned
+}
+
+/// The fields of `ObjectMeta`; anything else in `metadata` is dropped, as decoding into ObjectMeta does.
+const OBJECT_META_FIELDS: &[&str] = &[
+    "annotations",
+    "creationTimestamp",
+    "deletionGracePeriodSeconds",
+    "deletionTimestamp",
+    "finalizers",
+    "generateName",
+    "generation",
+    "labels",
+    "managedFields",
+    "name",
+    "namespace",
+    "ownerReferences",
+    "resourceVersion",
+    "selfLink",
+    "uid",
+];
+
+fn prune_object_meta(meta: &mut Map<String, Value>, path: &str, out: &mut Vec<String>) {
+    let unknown: Vec<String> = meta
+        .keys()
+        .filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for key in unknown {
+        meta.remove(&key);
+        out.push(format!("{path}.{key}"));
+    }
 }
 
 fn prune_node(
@@ -111,7 +142,18 @@ fn prune_node(
             let additional = schema.get("additionalProperties");
             let keys: Vec<String> = map.keys().cloned().collect();
             for key in keys {
-                if keep_meta && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                if keep_meta && matches!(key.as_str(), "apiVersion" | "kind") {
+                    continue;
+                }
+                if keep_meta && key == "metadata" {
+                    if let Some(Value::Object(meta)) = map.get_mut(&key) {
+                        let prefix = if path.is_empty() {
+                            "metadata".to_string()
+                        } else {
+                            format!("{path}.metadata")
+                        };
+                        prune_object_meta(meta, &prefix, out);
+                    }
                     continue;
                 }
                 let child_path = if path.is_empty() {
