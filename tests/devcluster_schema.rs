@@ -172,6 +172,11 @@ fn wrong_types_are_type_invalid() {
         e.to_string(),
         r#"spec.vcpu: Invalid value: "string": spec.vcpu in body must be of type integer: "string""#
     );
+    // A float without fraction is an integer to the apiserver (Go decodes it to float64 2).
+    assert_eq!(
+        compiled().validate(&vm(with(base_spec(), "vcpu", json!(2.0))), None),
+        Ok(())
+    );
     assert_eq!(
         only_error(&vm(with(base_spec(), "vcpu", json!(2.5)))),
         r#"spec.vcpu: Invalid value: "number": spec.vcpu in body must be of type integer: "number""#

@@ -71,6 +71,11 @@ impl CompiledSchema {
     /// on by default since Kubernetes 1.30), so an object stored under an older, looser schema
     /// can still be updated elsewhere.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
+        // Go decodes `2.0` to a float64 that kube-openapi accepts as an integer; draft 4 would not.
+        let normalized = integral_floats_as_ints(obj);
+        let obj = normalized.as_ref().unwrap_or(obj);
+        let normalized_old = old.and_then(integral_floats_as_ints);
+        let old = normalized_old.as_ref().or(old);
         let mut errs: Vec<FieldError> = self
             .structural
             .iter_errors(obj)
@@ -92,6 +97,41 @@ impl CompiledSchema {
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
+}
+
+/// A copy of `v` with every float that has no fractional part turned into an integer, or `None`
+/// when there is none.
+fn integral_floats_as_ints(v: &Value) -> Option<Value> {
+    fn has(v: &Value) -> bool {
+        match v {
+            Value::Number(n) => n
+                .as_f64()
+                .is_some_and(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15),
+            Value::Array(items) => items.iter().any(has),
+            Value::Object(map) => map.values().any(has),
+            _ => false,
+        }
+    }
+    fn convert(v: &mut Value) {
+        match v {
+            Value::Number(n) => {
+                if let Some(f) = n
+                    .as_f64()
+                    .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15)
+                {
+                    *v = json!(f as i64);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(convert),
+            Value::Object(map) => map.values_mut().for_each(convert),
+            _ => {}
+        }
+    }
+    has(v).then(|| {
+        let mut copy = v.clone();
+        convert(&mut copy);
+        copy
+    })
 }
 
 /// Whether a structural error is about a value that the update left unchanged. `required` errors
