@@ -57,17 +57,6 @@ pub async fn group_version(State(app): State<Arc<App>>, Path(path): Path<String>
     if kinds.is_empty() {
         return ApiError::no_route().into_response();
     }
-    let mut doc: Value = schema::openapi_v3_group_version(&path, &kinds);
-    // Custom resources take no strategic merge patch; kubectl's client-side apply reads this list.
-    if path.starts_with("apis/")
-        && !kinds.iter().any(|k| k.group.ends_with("k8s.io"))
-        && let Some(paths) = doc["paths"].as_object_mut()
-    {
-        for item in paths.values_mut() {
-            if let Some(c) = item["patch"]["requestBody"]["content"].as_object_mut() {
-                c.remove("application/strategic-merge-patch+json");
-            }
-        }
-    }
+    let doc: Value = schema::openapi_v3_group_version(&path, &kinds);
     json_response(StatusCode::OK, &doc)
 }
