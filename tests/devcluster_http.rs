@@ -401,3 +401,120 @@ async fn crd_defaults_tables_and_selector_watches() {
     assert_eq!(c, 404);
     h.dc.stop().await;
 }
+
+#[tokio::test]
+async fn expired_continue_tokens_get_410() {
+    let dc = DevCluster::start(Options {
+        history_limit: 5,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let h = H {
+        client: dc.client().unwrap(),
+        dc,
+    };
+    for i in 0..4 {
+        h.call(
+            "POST",
+            CMS,
+            JSON,
+            &format!(r#"{{"metadata":{{"name":"c{i}"}}}}"#),
+        )
+        .await;
+    }
+    let (c, page) = h.call("GET", &format!("{CMS}?limit=2"), JSON, "").await;
+    assert_eq!(c, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let token = page["metadata"]["continue"].as_str().unwrap().to_string();
+    let (c, rest) = h
+        .call("GET", &format!("{CMS}?limit=2&continue={token}"), JSON, "")
+        .await;
+    assert_eq!(c, 200);
+    assert_eq!(rest["items"][0]["metadata"]["name"], "c2");
+    for i in 10..20 {
+        h.call(
+            "POST",
+            CMS,
+            JSON,
+            &format!(r#"{{"metadata":{{"name":"c{i}"}}}}"#),
+        )
+        .await;
+    }
+    let (c, v) = h
+        .call("GET", &format!("{CMS}?limit=2&continue={token}"), JSON, "")
+        .await;
+    assert_eq!(c, 410);
+    assert_status(&v, 410, "Expired");
+    let (c, v) = h
+        .call("GET", &format!("{CMS}?continue=garbage"), JSON, "")
+        .await;
+    assert_eq!(c, 400, "{v}");
+    let (c, v) = h
+        .call(
+            "GET",
+            &format!("{CMS}?resourceVersion=3&resourceVersionMatch=Exact"),
+            JSON,
+            "",
+        )
+        .await;
+    assert_eq!(c, 410, "{v}");
+    h.dc.stop().await;
+}
+
+#[tokio::test]
+async fn server_side_apply_creates_and_reports_conflicts() {
+    let h = H::start().await;
+    let apply = "application/apply-patch+yaml";
+    let doc =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: '1'\n  b: '2'\n";
+    let (c, v) = h
+        .call(
+            "PATCH",
+            &format!("{CMS}/ssa?fieldManager=alice"),
+            apply,
+            doc,
+        )
+        .await;
+    assert_eq!(c, 201, "apply creates: {v}");
+    assert_eq!(v["metadata"]["managedFields"][0]["manager"], "alice");
+    assert_eq!(v["metadata"]["managedFields"][0]["operation"], "Apply");
+
+    let bob = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: 'bob'\n";
+    let (c, v) = h
+        .call("PATCH", &format!("{CMS}/ssa?fieldManager=bob"), apply, bob)
+        .await;
+    assert_eq!(c, 409, "{v}");
+    assert_status(&v, 409, "Conflict");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("conflict with \"alice\""),
+        "{v}"
+    );
+    let (c, v) = h
+        .call(
+            "PATCH",
+            &format!("{CMS}/ssa?fieldManager=bob&force=true"),
+            apply,
+            bob,
+        )
+        .await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["data"]["a"], "bob");
+
+    // alice stops applying b: it is removed; a now belongs to bob and stays.
+    let alice2 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata: {}\n";
+    let (c, v) = h
+        .call(
+            "PATCH",
+            &format!("{CMS}/ssa?fieldManager=alice"),
+            apply,
+            alice2,
+        )
+        .await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["data"], json!({"a": "bob"}));
+    h.dc.stop().await;
+}

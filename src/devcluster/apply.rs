@@ -78,7 +78,8 @@ fn ignored(path: &[String], scope: Scope) -> bool {
 
 fn leaves(v: &Value, prefix: &mut Path, out: &mut FieldSet, scope: Scope) {
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        // Maps are granular: an empty map owns nothing (and conflicts with nothing).
+        Value::Object(m) => {
             for (k, child) in m {
                 prefix.push(k.clone());
                 leaves(child, prefix, out, scope);
@@ -202,7 +203,7 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 
 fn deep_merge(target: &mut Value, applied: &Value) {
     match (target.as_object_mut(), applied.as_object()) {
-        (Some(t), Some(a)) if !a.is_empty() => {
+        (Some(t), Some(a)) => {
             for (k, v) in a {
                 match t.get_mut(k) {
                     Some(cur) if cur.is_object() && v.is_object() => deep_merge(cur, v),
