@@ -467,10 +467,28 @@ async fn kubectl_finalizers_watch_secrets_events_namespaces() {
       "reason":"Created","message":"VM created in 3nv.io","type":"Normal","count":1,
       "firstTimestamp":"2026-01-01T00:00:00Z","lastTimestamp":"2026-01-01T00:00:00Z","source":{"component":"nno-operator"}}"#;
     k.ok_in(&["create", "-f", "-"], Some(ev)).await;
+    // An events.k8s.io/v1 Event (what kube-rs' Recorder writes) shows up in the core listing.
+    let ev2 = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"acme.2","namespace":"default"},
+      "regarding":{"apiVersion":"nno.app/v1alpha1","kind":"VirtualMachine","name":"acme-web-1","namespace":"default"},
+      "reason":"Synced","note":"in sync with 3nv.io","type":"Normal","action":"Reconcile",
+      "eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"nno-operator","reportingInstance":"nno-operator-0"}"#;
+    k.ok_in(&["create", "-f", "-"], Some(ev2)).await;
     let events = k.ok(&["get", "events"]).await;
     assert!(
         events.contains("Created") && events.contains("VM created in 3nv.io"),
         "{events}"
+    );
+    assert!(events.contains("virtualmachine/acme-web-1"), "{events}");
+    let synced = events
+        .lines()
+        .find(|l| l.contains("in sync with 3nv.io"))
+        .expect("v1 event listed");
+    assert!(
+        synced
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|age| age.ends_with('d')),
+        "LAST SEEN from eventTime: {synced}"
     );
     let filtered = k
         .ok(&[
@@ -482,7 +500,7 @@ async fn kubectl_finalizers_watch_secrets_events_namespaces() {
             "name",
         ])
         .await;
-    assert_eq!(filtered.trim(), "event/acme.1");
+    assert_eq!(filtered.trim(), "event/acme.1\nevent/acme.2");
 
     // Namespaces: create, fill, delete (contents go too).
     k.ok(&["create", "namespace", "team-a"]).await;

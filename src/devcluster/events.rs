@@ -77,6 +77,30 @@ pub fn from_core(ev: &Value) -> Value {
     Value::Object(m)
 }
 
+/// A core Event as the table printer shows it: `lastTimestamp` falls back to the series' last
+/// observation or `eventTime`, and `involvedObject.kindName` is `kind/name` (kind lower-cased).
+pub fn for_table(ev: &Value) -> Value {
+    let mut e = ev.clone();
+    if e["lastTimestamp"].is_null() {
+        let last = ev["series"]["lastObservedTime"]
+            .as_str()
+            .or_else(|| ev["eventTime"].as_str())
+            .or_else(|| ev["firstTimestamp"].as_str());
+        if let (Some(t), Some(m)) = (last, e.as_object_mut()) {
+            m.insert("lastTimestamp".into(), json!(t));
+        }
+    }
+    let kind = ev["involvedObject"]["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    let name = ev["involvedObject"]["name"].as_str().unwrap_or_default();
+    if let Some(io) = e.get_mut("involvedObject").and_then(Value::as_object_mut) {
+        io.insert("kindName".into(), json!(format!("{kind}/{name}")));
+    }
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,7 +181,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
                 col("Last Seen", "date", ".lastTimestamp", 0),
                 col("Type", "string", ".type", 0),
                 col("Reason", "string", ".reason", 0),
-                col("Object", "string", ".involvedObject.name", 0),
+                col("Object", "string", ".involvedObject.kindName", 0),
                 col("Message", "string", ".message", 0),
             ],
         ),

@@ -80,6 +80,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/apis", any(resource_handler))
         .route("/apis/{*rest}", any(resource_handler))
         .fallback(|| async { crate::devcluster::status::ApiError::no_route() })
+        // The API server's request size limit.
+        .layer(axum::extract::DefaultBodyLimit::max(3 * 1024 * 1024))
         .with_state(app)
 }
 

@@ -82,7 +82,24 @@ fn columns(req: &Req) -> Vec<schema::PrinterColumn> {
 
 /// Renders objects as a Table.
 pub fn table(req: &Req, objs: &[Value]) -> Value {
-    schema::render_table(&columns(req), objs, include_object(req))
+    if req.res.kind != "Event" || req.alias.is_some() {
+        return schema::render_table(&columns(req), objs, include_object(req));
+    }
+    // Like the API server's event printer: LAST SEEN falls back to eventTime (events.k8s.io writers such as
+    // kube-rs' Recorder set only that) and OBJECT reads kind/name.
+    let shown: Vec<Value> = objs
+        .iter()
+        .map(crate::devcluster::events::for_table)
+        .collect();
+    let mut t = schema::render_table(&columns(req), &shown, include_object(req));
+    if include_object(req) == schema::IncludeObject::Object
+        && let Some(rows) = t["rows"].as_array_mut()
+    {
+        for (row, obj) in rows.iter_mut().zip(objs) {
+            row["object"] = obj.clone();
+        }
+    }
+    t
 }
 
 /// GET of one object (also `/status`).
