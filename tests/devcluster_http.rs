@@ -518,3 +518,16 @@ async fn server_side_apply_creates_and_reports_conflicts() {
     assert_eq!(v["data"], json!({"a": "bob"}));
     h.dc.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_bodies_get_a_413_status() {
+    let h = H::start().await;
+    let big = format!(
+        r#"{{"metadata":{{"name":"big"}},"data":{{"x":"{}"}}}}"#,
+        "a".repeat(4 * 1024 * 1024)
+    );
+    let (c, v) = h.call("POST", CMS, JSON, &big).await;
+    assert_eq!(c, 413);
+    assert_status(&v, 413, "RequestEntityTooLarge");
+    h.dc.stop().await;
+}

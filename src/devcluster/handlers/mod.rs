@@ -150,8 +150,20 @@ pub async fn resource_handler(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let code = e.status().as_u16();
+            let reason = if code == 413 {
+                "RequestEntityTooLarge"
+            } else {
+                "BadRequest"
+            };
+            return ApiError::new(code, reason, e.body_text()).into_response();
+        }
+    };
     let path = uri.path().to_string();
     let fut = AssertUnwindSafe(route(app, method.clone(), uri, headers, body));
     match fut.catch_unwind().await {
