@@ -775,3 +775,41 @@ async fn streaming_list_watcher_gets_initial_events_then_changes() {
     }
     dc.stop().await;
 }
+
+#[tokio::test]
+async fn metadata_only_reads_and_watches() {
+    let (dc, client) = start(10_000).await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    api.create(&PostParams::default(), &cm("m1", "1"))
+        .await
+        .unwrap();
+    let meta = api.get_metadata("m1").await.unwrap();
+    assert_eq!(meta.metadata.name.as_deref(), Some("m1"));
+    assert_eq!(
+        meta.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+
+    let meta_api: Api<kube::core::PartialObjectMeta<ConfigMap>> =
+        Api::default_namespaced(api.clone().into_client());
+    let w = watcher(meta_api, watcher::Config::default()).applied_objects();
+    let mut s = std::pin::pin!(w);
+    let first = tokio::time::timeout(WAIT, s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.name_any(), "m1");
+    api.create(&PostParams::default(), &cm("m2", "1"))
+        .await
+        .unwrap();
+    let second = tokio::time::timeout(WAIT, s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.name_any(), "m2");
+    dc.stop().await;
+}

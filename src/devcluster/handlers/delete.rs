@@ -212,7 +212,7 @@ pub fn delete(app: &App, req: &Req, body: &[u8]) -> ApiResult<Response> {
     } else {
         StatusCode::ACCEPTED
     };
-    Ok(ok(code, &req.present(&obj)))
+    Ok(ok(code, &req.render(&obj)))
 }
 
 /// DELETE on a collection (honours selectors).

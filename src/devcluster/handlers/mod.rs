@@ -106,6 +106,32 @@ impl Req {
             .is_some_and(|a| a.split(',').next().unwrap_or_default().contains("as=Table"))
     }
 
+    /// The client asked for `meta.k8s.io/v1` PartialObjectMetadata (kube-rs `get_metadata`, metadata watchers).
+    pub fn wants_metadata(&self) -> bool {
+        self.headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| {
+                a.split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .contains("as=PartialObjectMetadata")
+            })
+    }
+
+    /// The object as the response carries it: at the requested version, or only its metadata.
+    pub fn render(&self, obj: &Value) -> Value {
+        let o = self.present(obj);
+        if self.wants_metadata() {
+            return serde_json::json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": o["metadata"],
+            });
+        }
+        o
+    }
+
     /// Field manager: the query parameter, else the User-Agent's program name.
     pub fn manager(&self) -> String {
         if let Some(m) = self.query.get("fieldManager").filter(|m| !m.is_empty()) {

@@ -108,13 +108,13 @@ pub fn get(app: &App, req: &Req) -> ApiResult<Response> {
         .store
         .get(&req.res.storage_key(), req.ns_key(), req.name())
         .ok_or_else(|| ApiError::not_found(req.target()))?;
-    let obj = req.present(&obj);
     if req.wants_table() {
+        let obj = req.present(&obj);
         let mut t = table(req, std::slice::from_ref(&obj));
         t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
         return Ok(ok(StatusCode::OK, &t));
     }
-    Ok(ok(StatusCode::OK, &obj))
+    Ok(ok(StatusCode::OK, &req.render(&obj)))
 }
 
 fn encode_continue(rv: u64, last: &Value) -> String {
@@ -179,6 +179,14 @@ pub fn list(app: &App, req: &Req) -> ApiResult<Response> {
     );
     let list_rv = token_rv.unwrap_or(rv);
     let items: Vec<Value> = items.iter().map(|o| req.present(o)).collect();
+    let (list_kind, list_av) = if req.wants_metadata() {
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
+    } else {
+        (req.res.list_kind.clone(), req.res.api_version(&req.version))
+    };
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
     if more && let Some(last) = items.last() {
         meta["continue"] = json!(encode_continue(list_rv, last));
@@ -188,9 +196,14 @@ pub fn list(app: &App, req: &Req) -> ApiResult<Response> {
         t["metadata"] = meta;
         return Ok(ok(StatusCode::OK, &t));
     }
+    let items: Vec<Value> = if req.wants_metadata() {
+        items.iter().map(|o| req.render(o)).collect()
+    } else {
+        items
+    };
     let body = json!({
-        "kind": req.res.list_kind,
-        "apiVersion": req.res.api_version(&req.version),
+        "kind": list_kind,
+        "apiVersion": list_av,
         "metadata": meta,
         "items": items,
     });

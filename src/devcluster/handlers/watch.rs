@@ -61,7 +61,7 @@ impl Watch {
         } else if ty == "BOOKMARK" || ty == "ERROR" {
             obj.clone()
         } else {
-            self.req.present(obj)
+            self.req.render(obj)
         };
         let mut line =
             serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();

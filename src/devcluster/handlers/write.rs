@@ -149,7 +149,7 @@ struct Written {
 }
 
 fn respond(req: &Req, w: Written) -> Response {
-    let mut resp = ok(w.code, &req.present(&w.obj));
+    let mut resp = ok(w.code, &req.render(&w.obj));
     if req.query.get("fieldValidation") != Some("Ignore") {
         for f in &w.pruned {
             let text = crate::devcluster::schema::unknown_field_warning(f).replace('"', "\\\"");
