@@ -8,8 +8,42 @@ use kube::api::{
     Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use nno_operator::devcluster::{DevCluster, Options};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+/// Counts live heap bytes so the report can say what the stored objects cost.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates every call to the system allocator unchanged and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn heap_mib() -> f64 {
+    LIVE.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -61,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let api: Api<ConfigMap> = Api::default_namespaced(dc.client()?);
     let rss0 = rss_kib();
+    let heap0 = heap_mib();
     let start_rv: String = api
         .list(&ListParams::default().limit(1))
         .await?
@@ -79,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     println!("create (16 in flight):          {}", rate(n, t.elapsed()));
     let rss1 = rss_kib();
+    let heap1 = heap_mib();
 
     let t = Instant::now();
     let all = api.list(&ListParams::default()).await?;
@@ -182,6 +218,11 @@ async fn main() -> anyhow::Result<()> {
         (rss1.saturating_sub(rss0)) as f64 / 1024.0,
         (rss1.saturating_sub(rss0)) as f64 / n as f64
     );
+    println!(
+        "live heap: {heap0:.1} MiB before, {heap1:.1} MiB with {n} objects (~{:.1} KiB/object: stored object + its watch-history entry)",
+        (heap1 - heap0) * 1024.0 / n as f64
+    );
+    println!("live heap after {n} patches: {:.1} MiB", heap_mib());
     println!(
         "memory after patches (VmRSS):   {:.1} MiB",
         rss_kib() as f64 / 1024.0
