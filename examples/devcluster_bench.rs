@@ -1,6 +1,7 @@
 //! Devcluster benchmark (not a test): create / list / watch throughput with 10,000 objects through the
 //! real kube-rs client, and the process memory they take. Run:
-//! `cargo run --release --example devcluster_bench [-- OBJECTS]`.
+//! `cargo run --release --example devcluster_bench [-- OBJECTS [STATE_FILE]]` (with a state file every write
+//! is fsynced before it is acknowledged).
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -88,7 +89,13 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
+    let state_file = std::env::args().nth(2).map(std::path::PathBuf::from);
+    if let Some(p) = &state_file {
+        let _ = std::fs::remove_file(p);
+        println!("state file: {} (fsync per write)", p.display());
+    }
     let dc = DevCluster::start(Options {
+        state_file,
         history_limit: 4 * n,
         ..Options::default()
     })
