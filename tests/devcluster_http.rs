@@ -531,3 +531,53 @@ async fn oversized_bodies_get_a_413_status() {
     assert_status(&v, 413, "RequestEntityTooLarge");
     h.dc.stop().await;
 }
+
+#[tokio::test]
+async fn crds_dir_and_apply_yaml_bootstrap_a_cluster() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dc = DevCluster::start(Options {
+        crds_dir: Some(root.join("crds")),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let samples: Vec<String> = [
+        "platform.yaml",
+        "virtualmachine.yaml",
+        "secret-3nv-credentials.yaml",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.join("config/samples").join(f)).unwrap())
+    .collect();
+    assert_eq!(dc.apply_yaml(&samples.join("\n---\n")).unwrap(), 3);
+    assert!(
+        dc.apply_yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+            .is_err()
+    );
+    let h = H {
+        client: dc.client().unwrap(),
+        dc,
+    };
+    let (c, vm) = h
+        .call(
+            "GET",
+            "/apis/nno.app/v1alpha1/namespaces/default/virtualmachines/acme-web-1",
+            JSON,
+            "",
+        )
+        .await;
+    assert_eq!(c, 200, "{vm}");
+    assert_eq!(vm["spec"]["vcpu"], 2);
+    let (c, _) = h
+        .call(
+            "GET",
+            "/api/v1/namespaces/default/secrets/acme-3nv-credentials",
+            JSON,
+            "",
+        )
+        .await;
+    assert_eq!(c, 200);
+    // Applying the same document again is an update, not a conflict.
+    assert_eq!(h.dc.apply_yaml(&samples[1]).unwrap(), 1);
+    h.dc.stop().await;
+}

@@ -85,6 +85,17 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+fn yaml_docs(text: &str) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 fn load_crd_files(dir: &std::path::Path) -> Result<Vec<Value>, DevClusterError> {
     let err = |message: String| DevClusterError::Crds {
         path: dir.to_path_buf(),
@@ -102,13 +113,11 @@ fn load_crd_files(dir: &std::path::Path) -> Result<Vec<Value>, DevClusterError> 
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| err(format!("{}: {e}", f.display())))?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc)
-                .map_err(|e| err(format!("{}: {e}", f.display())))?;
-            if v["kind"] == "CustomResourceDefinition" {
-                out.push(v);
-            }
-        }
+        let docs = yaml_docs(&text).map_err(|e| err(format!("{}: {e}", f.display())))?;
+        out.extend(
+            docs.into_iter()
+                .filter(|v| v["kind"] == "CustomResourceDefinition"),
+        );
     }
     Ok(out)
 }
@@ -222,6 +231,28 @@ impl DevCluster {
     /// Kubeconfig YAML for this cluster.
     pub fn kubeconfig(&self) -> String {
         kubeconfig::render(&self.url())
+    }
+
+    /// Creates or replaces every object of a multi-document YAML (CRDs first, so a single
+    /// `crds + samples` document works), as `kubectl apply` would without the last-applied annotation.
+    pub fn apply_yaml(&self, yaml: &str) -> Result<usize, DevClusterError> {
+        let mut docs = yaml_docs(yaml).map_err(|message| DevClusterError::Bootstrap {
+            what: "YAML".into(),
+            message,
+        })?;
+        docs.sort_by_key(|d| d["kind"] != "CustomResourceDefinition");
+        for d in &docs {
+            let what = format!(
+                "{} {}",
+                d["kind"].as_str().unwrap_or("object"),
+                d["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            put_internal(&self.app, d.clone()).map_err(|e| DevClusterError::Bootstrap {
+                what,
+                message: e.message,
+            })?;
+        }
+        Ok(docs.len())
     }
 
     /// The server state (for in-process inspection, e.g. the benchmark).
