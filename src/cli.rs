@@ -19,6 +19,8 @@ pub enum Command {
     Crds(crate::api::crds::CrdsArgs),
     /// Run the simulators of the 3nv.io, NNO provisioning and Pax8 APIs on loopback.
     Sim(crate::sim::SimArgs),
+    /// Serve an embedded Kubernetes API server on loopback for development and tests.
+    Devcluster(crate::devcluster::DevClusterArgs),
 }
 
 /// Runs the selected subcommand.
@@ -26,5 +28,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
         Command::Sim(args) => crate::sim::run(args).await,
+        Command::Devcluster(args) => crate::devcluster::run(args).await,
     }
 }

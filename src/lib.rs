@@ -3,4 +3,6 @@
 pub mod api;
 pub mod cli;
 pub mod cloud;
+pub mod devcluster;
+pub mod leader;
 pub mod sim;
