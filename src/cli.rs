@@ -6,6 +6,16 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "nno-operator", version, about, long_about = None)]
 pub struct Cli {
+    /// Format of the log lines on stderr: `text` or `json`. The level filter comes from RUST_LOG
+    /// (default `info`, e.g. `RUST_LOG=nno_operator=debug`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "NNO_LOG_FORMAT"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,6 +35,7 @@ pub enum Command {
 
 /// Runs the selected subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init_logging(cli.log_format);
     match cli.command {
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
         Command::Sim(args) => crate::sim::run(args).await,

@@ -6,3 +6,4 @@ pub mod cloud;
 pub mod devcluster;
 pub mod leader;
 pub mod sim;
+pub mod telemetry;
