@@ -2,16 +2,18 @@
 //! categories, get/describe/explain, label/annotate/patch, client-side and server-side apply, wait,
 //! finalizers, `get --watch`, secrets, events, namespaces, and schema errors naming the field.
 
+mod kubectl_bin;
+
 use nno_operator::devcluster::{DevCluster, Options};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
 const WAIT: Duration = Duration::from_secs(60);
 
 struct Kube {
+    kubectl: String,
     dc: DevCluster,
     kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
@@ -22,28 +24,24 @@ fn root() -> PathBuf {
 }
 
 impl Kube {
-    async fn start() -> Option<Self> {
-        if !Path::new(KUBECTL).exists() {
-            eprintln!(
-                "\n\n!!!!! SKIPPING devcluster kubectl tests: {KUBECTL} is not installed !!!!!\n\n"
-            );
-            return None;
-        }
+    async fn start() -> Self {
+        let kubectl = kubectl_bin::kubectl();
         let dc = DevCluster::start(Options::default())
             .await
             .expect("devcluster starts");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, dc.kubeconfig()).unwrap();
-        Some(Self {
+        Self {
+            kubectl,
             dc,
             kubeconfig,
             _dir: dir,
-        })
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new(KUBECTL);
+        let mut c = tokio::process::Command::new(&self.kubectl);
         c.arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -129,7 +127,7 @@ async fn with_crds_and_vm(k: &Kube) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_discovers_crds_and_edits_custom_resources() {
-    let Some(k) = Kube::start().await else { return };
+    let k = Kube::start().await;
     with_crds_and_vm(&k).await;
 
     let res = k.ok(&["api-resources"]).await;
@@ -360,7 +358,7 @@ async fn kubectl_discovers_crds_and_edits_custom_resources() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_finalizers_watch_secrets_events_namespaces() {
-    let Some(k) = Kube::start().await else { return };
+    let k = Kube::start().await;
     with_crds_and_vm(&k).await;
 
     // get --watch streams changes.

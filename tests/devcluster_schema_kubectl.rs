@@ -2,6 +2,8 @@
 //! discovery, `/openapi/v3` and a `Table` list from the schema module; `kubectl explain` must explain
 //! custom and built-in fields with their descriptions, and `kubectl get` must print the printer columns.
 
+mod kubectl_bin;
+
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -12,8 +14,6 @@ use nno_operator::devcluster::schema::{
     openapi_v3_index_for_kinds, render_table,
 };
 use serde_json::{Value, json};
-
-const KUBECTL: &str = "kubectl";
 
 fn kinds() -> Vec<KindSchema> {
     let mut kinds = builtin_kind_schemas();
@@ -127,7 +127,8 @@ async fn serve() -> String {
 
 async fn kubectl(server: &str, args: &[&str]) -> (bool, String) {
     let cache = tempfile::tempdir().expect("tempdir");
-    let mut cmd = tokio::process::Command::new(KUBECTL);
+    let bin = kubectl_bin::kubectl();
+    let mut cmd = tokio::process::Command::new(&bin);
     cmd.arg(format!("--server={server}"))
         .arg(format!("--cache-dir={}", cache.path().display()))
         .arg("--request-timeout=60s")
@@ -137,7 +138,7 @@ async fn kubectl(server: &str, args: &[&str]) -> (bool, String) {
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .expect("kubectl finished in time")
-        .unwrap_or_else(|e| panic!("cannot run {KUBECTL} (is it installed?): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
