@@ -249,49 +249,23 @@ impl Store {
     }
 
     /// Stores a new object; assigns its resourceVersion.
-    pub fn create(&self, key: &str, mut obj: Value) -> Result<Arc<Value>, StoreError> {
-        let mut inner = self.lock();
+    pub fn create(&self, key: &str, obj: Value) -> Result<Arc<Value>, StoreError> {
+        let inner = self.lock();
         let k = obj_key(&obj);
         if inner.objects.get(key).is_some_and(|m| m.contains_key(&k)) {
             return Err(StoreError::AlreadyExists);
         }
-        let rv = inner.rv + 1;
-        Self::stamp(&mut obj, rv);
-        Self::persist(&mut inner, Record::Put { rv, key, obj: &obj })?;
-        inner.rv = rv;
-        let gc = needs_gc(&obj);
-        let obj = Arc::new(obj);
-        inner
-            .objects
-            .entry(key.to_string())
-            .or_default()
-            .insert(k, obj.clone());
-        Self::commit(
-            &mut inner,
-            &self.tx,
-            StoreEvent {
-                rv,
-                key: key.into(),
-                kind: EventType::Added,
-                object: obj.clone(),
-                prev: None,
-            },
-        );
-        drop(inner);
-        if gc {
-            self.gc_wake.notify_one();
-        }
-        Ok(obj)
+        self.put(inner, key, k, obj, EventType::Added, None)
     }
 
     /// Replaces an object if its stored resourceVersion equals `expected_rv`.
     pub fn update(
         &self,
         key: &str,
-        mut obj: Value,
+        obj: Value,
         expected_rv: u64,
     ) -> Result<Arc<Value>, StoreError> {
-        let mut inner = self.lock();
+        let inner = self.lock();
         let k = obj_key(&obj);
         let cur = inner
             .objects
@@ -302,6 +276,20 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         let prev = Some(cur.clone());
+        self.put(inner, key, k, obj, EventType::Modified, prev)
+    }
+
+    /// The write path shared by create and update: stamps the next resourceVersion, persists,
+    /// stores, publishes the watch event and wakes the garbage collector when needed.
+    fn put(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        key: &str,
+        k: ObjKey,
+        mut obj: Value,
+        kind: EventType,
+        prev: Option<Arc<Value>>,
+    ) -> Result<Arc<Value>, StoreError> {
         let rv = inner.rv + 1;
         Self::stamp(&mut obj, rv);
         Self::persist(&mut inner, Record::Put { rv, key, obj: &obj })?;
@@ -319,7 +307,7 @@ impl Store {
             StoreEvent {
                 rv,
                 key: key.into(),
-                kind: EventType::Modified,
+                kind,
                 object: obj.clone(),
                 prev,
             },
