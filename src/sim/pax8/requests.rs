@@ -12,6 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use http::Uri;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{
@@ -174,6 +175,34 @@ pub(super) async fn get_request(State(sim): Sim, uri: Uri, Path(rid): Path<Strin
     }))
 }
 
+/// `GET …/latest`: the newest child (detail, attempt, result) of a provision request.
+fn newest<'a, T: Serialize + 'a>(
+    mut children: impl DoubleEndedIterator<Item = &'a T>,
+    what: &str,
+    rid: &str,
+    uri: &Uri,
+) -> Reply {
+    children
+        .next_back()
+        .map(|c| Json(to_value(c)).into_response())
+        .ok_or_else(|| missing(&format!("{what} for provision request"), rid, uri))
+}
+
+/// `GET …/{id}`: one child (detail, attempt, result) of a provision request by its id.
+fn by_id<'a, T: Serialize + 'a>(
+    mut children: impl Iterator<Item = &'a T>,
+    id_of: impl Fn(&T) -> &String,
+    id: &str,
+    what: &str,
+    uri: &Uri,
+) -> Reply {
+    uuid_param(id, uri)?;
+    children
+        .find(|c| id_of(c) == id)
+        .map(|c| Json(to_value(c)).into_response())
+        .ok_or_else(|| missing(what, id, uri))
+}
+
 pub(super) fn details_of<'a>(
     st: &'a Pax8State,
     rid: &'a str,
@@ -202,13 +231,10 @@ pub(super) async fn list_details(
 
 pub(super) async fn latest_detail(State(sim): Sim, uri: Uri, Path(rid): Path<String>) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        details_of(&st, &rid)
-            .next_back()
-            .map(|d| Json(to_value(d)).into_response())
-            .ok_or_else(|| missing("Provision detail for provision request", &rid, &uri))
-    })())
+    done(
+        check_request(&st, &rid, &uri)
+            .and_then(|()| newest(details_of(&st, &rid), "Provision detail", &rid, &uri)),
+    )
 }
 
 pub(super) async fn get_detail(
@@ -217,14 +243,15 @@ pub(super) async fn get_detail(
     Path((rid, did)): Path<(String, String)>,
 ) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        uuid_param(&did, &uri)?;
-        details_of(&st, &rid)
-            .find(|d| d.id == did)
-            .map(|d| Json(to_value(d)).into_response())
-            .ok_or_else(|| missing("Provision detail", &did, &uri))
-    })())
+    done(check_request(&st, &rid, &uri).and_then(|()| {
+        by_id(
+            details_of(&st, &rid),
+            |x| &x.id,
+            &did,
+            "Provision detail",
+            &uri,
+        )
+    }))
 }
 
 pub(super) fn attempts_of<'a>(
@@ -284,13 +311,10 @@ pub(super) async fn create_attempt(State(sim): Sim, uri: Uri, Path(rid): Path<St
 
 pub(super) async fn latest_attempt(State(sim): Sim, uri: Uri, Path(rid): Path<String>) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        attempts_of(&st, &rid)
-            .next_back()
-            .map(|a| Json(to_value(a)).into_response())
-            .ok_or_else(|| missing("Provision attempt for provision request", &rid, &uri))
-    })())
+    done(
+        check_request(&st, &rid, &uri)
+            .and_then(|()| newest(attempts_of(&st, &rid), "Provision attempt", &rid, &uri)),
+    )
 }
 
 pub(super) async fn get_attempt(
@@ -299,14 +323,15 @@ pub(super) async fn get_attempt(
     Path((rid, aid)): Path<(String, String)>,
 ) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        uuid_param(&aid, &uri)?;
-        attempts_of(&st, &rid)
-            .find(|a| a.id == aid)
-            .map(|a| Json(to_value(a)).into_response())
-            .ok_or_else(|| missing("Provision attempt", &aid, &uri))
-    })())
+    done(check_request(&st, &rid, &uri).and_then(|()| {
+        by_id(
+            attempts_of(&st, &rid),
+            |x| &x.id,
+            &aid,
+            "Provision attempt",
+            &uri,
+        )
+    }))
 }
 
 pub(super) fn results_of<'a>(
@@ -391,13 +416,10 @@ pub(super) async fn create_result(
 
 pub(super) async fn latest_result(State(sim): Sim, uri: Uri, Path(rid): Path<String>) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        results_of(&st, &rid)
-            .next_back()
-            .map(|r| Json(to_value(r)).into_response())
-            .ok_or_else(|| missing("Provision result for provision request", &rid, &uri))
-    })())
+    done(
+        check_request(&st, &rid, &uri)
+            .and_then(|()| newest(results_of(&st, &rid), "Provision result", &rid, &uri)),
+    )
 }
 
 pub(super) async fn get_result(
@@ -406,12 +428,13 @@ pub(super) async fn get_result(
     Path((rid, xid)): Path<(String, String)>,
 ) -> Response {
     let st = sim.state();
-    done((|| {
-        check_request(&st, &rid, &uri)?;
-        uuid_param(&xid, &uri)?;
-        results_of(&st, &rid)
-            .find(|r| r.id == xid)
-            .map(|r| Json(to_value(r)).into_response())
-            .ok_or_else(|| missing("Provision result", &xid, &uri))
-    })())
+    done(check_request(&st, &rid, &uri).and_then(|()| {
+        by_id(
+            results_of(&st, &rid),
+            |x| &x.id,
+            &xid,
+            "Provision result",
+            &uri,
+        )
+    }))
 }
