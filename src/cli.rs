@@ -24,21 +24,29 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator: watch the nno.app objects and converge 3nv.io (and, later, NNO and Pax8)
+    /// toward them. Serves /healthz, /readyz and /metrics; elects a leader through a Lease.
+    Run(crate::run::RunArgs),
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`),
     /// or write one file per CRD with `--out-dir`.
     Crds(crate::api::crds::CrdsArgs),
     /// Run the simulators of the 3nv.io, NNO provisioning and Pax8 APIs on loopback.
-    Sim(crate::sim::SimArgs),
+    Sim(nno_sim::SimArgs),
     /// Serve an embedded Kubernetes API server on loopback for development and tests.
-    Devcluster(crate::devcluster::DevClusterArgs),
+    Devcluster(nno_devcluster::DevClusterArgs),
+    /// Inspect and repair NNO provisioning jobs (operator-only endpoints): list, get, retry,
+    /// cancel, force-complete, and the dead-letter queue.
+    Jobs(crate::jobs_cli::JobsArgs),
 }
 
 /// Runs the selected subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init_logging(cli.log_format);
     match cli.command {
+        Command::Run(args) => crate::run::run(args).await,
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
-        Command::Sim(args) => crate::sim::run(args).await,
-        Command::Devcluster(args) => crate::devcluster::run(args).await,
+        Command::Sim(args) => nno_sim::run(args).await,
+        Command::Devcluster(args) => nno_devcluster::run(args).await,
+        Command::Jobs(args) => crate::jobs_cli::run(args).await,
     }
 }

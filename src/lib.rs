@@ -3,7 +3,9 @@
 pub mod api;
 pub mod cli;
 pub mod cloud;
-pub mod devcluster;
+pub mod controllers;
+pub mod intake;
+pub mod jobs_cli;
 pub mod leader;
-pub mod sim;
+pub mod run;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The shared HTTP core under injected faults: error classification, retries of idempotent
 //! calls only, Retry-After, timeouts, client-side rate limiting, the metrics hook, redaction.
 
+#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
 mod simkit;
 
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nno_operator::cloud::nno::{JobQuery, NnoClient, ProvisionPlatform};
 use nno_operator::cloud::{ApiError, CallRecord, RateLimit, RetryPolicy, Secret};
-use nno_operator::sim::{SimConfig, Simulators};
+use nno_sim::{SimConfig, Simulators};
 use serde_json::json;
 use simkit::*;
 
@@ -271,13 +272,14 @@ async fn every_call_has_a_timeout() {
 async fn rate_limit_is_per_credential_and_shared_between_clients() {
     let sims = slow_sims().await;
     let url = sims.nno_url();
+    let limiters = nno_operator::cloud::ratelimit::RateLimiters::new(RateLimit {
+        per_second: 5.0,
+        burst: 1,
+    });
     let limit = |key: &'static str| {
+        let bucket = limiters.bucket("nno", key);
         move |cfg: &mut nno_operator::cloud::CoreConfig| {
-            cfg.rate_limit = Some(RateLimit {
-                per_second: 5.0,
-                burst: 1,
-            });
-            cfg.rate_limit_key = Some(Secret::new(key));
+            cfg.bucket = Some(bucket);
         }
     };
     let (a, _) = client(url, 1, limit("key-shared-by-two"));

@@ -1,12 +1,13 @@
 //! The NNO client against the simulator: every method, typed errors, bearer auth.
 
+#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
 mod simkit;
 
 use std::time::Duration;
 
 use nno_operator::cloud::nno::*;
 use nno_operator::cloud::{ApiError, Secret};
-use nno_operator::sim::SimConfig;
+use nno_sim::SimConfig;
 use simkit::*;
 
 fn cfg(delay_ms: u64, failure_rate: f64) -> SimConfig {

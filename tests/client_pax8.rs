@@ -1,12 +1,13 @@
 //! The Pax8 client against the simulator: every method, the token cache and refresh, errors.
 
+#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
 mod simkit;
 
 use std::time::Duration;
 
 use nno_operator::cloud::pax8::*;
 use nno_operator::cloud::{ApiError, Secret};
-use nno_operator::sim::{SimConfig, Simulators};
+use nno_sim::{SimConfig, Simulators};
 use simkit::*;
 
 fn client(sims: &Simulators) -> Pax8Client {

@@ -2,7 +2,9 @@
 //! classification, retries of GETs (backoff, Retry-After), timeouts, rate limiting and the
 //! "never blindly retry a create" rule under injected faults.
 
+#[path = "../crates/nno-sim/tests/sim_threenv_common/mod.rs"]
 mod sim_threenv_common;
+mod threenv_client;
 
 use nno_operator::cloud::ApiError;
 use nno_operator::cloud::threenv::firewall::{FirewallRule, FirewallSpec};
@@ -11,8 +13,8 @@ use nno_operator::cloud::threenv::load_balancer::{CreateLoadBalancer, RuleSpec, 
 use nno_operator::cloud::threenv::service_package::{CreateServicePackage, UpdateServicePackage};
 use nno_operator::cloud::threenv::storage::{CreateDisk, ModifyDisk};
 use nno_operator::cloud::threenv::vm::ModifyVm;
-use sim_threenv_common::client::*;
 use sim_threenv_common::*;
+use threenv_client::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_method_against_the_simulator() {

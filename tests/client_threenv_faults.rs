@@ -2,7 +2,9 @@
 //! (backoff, Retry-After), timeouts, rate limiting, retried deletes and the "never blindly
 //! retry a create" rule.
 
+#[path = "../crates/nno-sim/tests/sim_threenv_common/mod.rs"]
 mod sim_threenv_common;
+mod threenv_client;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,9 +13,9 @@ use std::time::{Duration, Instant};
 use nno_operator::cloud::threenv::ThreenvClient;
 use nno_operator::cloud::threenv::vm::{CreateVm, ModifyVm};
 use nno_operator::cloud::{ApiError, CallObserver, RateLimit, RetryPolicy, Secret};
-use nno_operator::sim::{FaultConfig, LostReplyMode};
-use sim_threenv_common::client::*;
+use nno_sim::{FaultConfig, LostReplyMode};
 use sim_threenv_common::*;
+use threenv_client::*;
 
 #[tokio::test]
 async fn errors_are_classified_with_the_api_message() {

@@ -4,6 +4,7 @@
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use nno_support::testing::{eventually, wait_until};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,17 +28,12 @@ async fn spawn(state: &Path, dir: &Path, n: usize) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("binary starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let text = loop {
-        if let Ok(t) = std::fs::read_to_string(&kubeconfig) {
-            break t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "devcluster did not write its kubeconfig"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let text = eventually(
+        Duration::from_secs(60),
+        "the devcluster's kubeconfig",
+        || async { std::fs::read_to_string(&kubeconfig).ok() },
+    )
+    .await;
     let kc = kube::config::Kubeconfig::from_yaml(&text).unwrap();
     let server = kc.clusters[0]
         .cluster
@@ -121,9 +117,12 @@ async fn kill_9_loses_no_acknowledged_write() {
             }
         })
     };
-    while acked.lock().unwrap().len() < 20 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        Duration::from_secs(60),
+        "20 acknowledged creates",
+        || async { acked.lock().unwrap().len() >= 20 },
+    )
+    .await;
     s1.child.kill().expect("kill -9");
     s1.child.wait().unwrap();
     writer.await.unwrap();

@@ -4,6 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use nno_support::testing::eventually;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -84,21 +85,23 @@ async fn run_sim_and_stop_with(signal: &str) {
     let job: Value = r.json().await.unwrap();
     assert_eq!(job["status"], "QUEUED");
     let id = job["jobId"].as_str().unwrap();
-    let done = loop {
-        let v: Value = http
-            .get(format!("{nno}/api/v1/provision/jobs/{id}"))
-            .bearer_auth("cli-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["status"] == "COMPLETED" {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = eventually(
+        Duration::from_secs(60),
+        "the stack job to complete",
+        || async {
+            let v: Value = http
+                .get(format!("{nno}/api/v1/provision/jobs/{id}"))
+                .bearer_auth("cli-token")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (v["status"] == "COMPLETED").then_some(v)
+        },
+    )
+    .await;
     assert!(done["result"]["stackInstanceId"].is_string());
 
     // Pax8: token with the printed credentials, then a documented read.

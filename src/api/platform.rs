@@ -283,20 +283,47 @@ pub struct PlatformStatus {
     /// Auth worker revision that was last upgraded successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_worker_revision: Option<i64>,
+    /// Dead-letter queue entries of this platform in the provisioning service (failed jobs waiting for a retry or replay).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dead_letters: Vec<DeadLetter>,
+    /// The last value of the `nno.app/retry` annotation the operator acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_annotation: Option<String>,
+}
+
+/// A failed job of this platform in the provisioning service's dead-letter queue.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// DLQ entry id (`nno-operator jobs dlq replay ENTRY` re-queues it).
+    pub entry_id: String,
+    /// The failed job.
+    #[serde(default)]
+    pub job_id: String,
+    /// Job type, e.g. `feature.activate`.
+    #[serde(default)]
+    pub operation: String,
+    /// Failure reason reported by the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Attempts made before the job was dead-lettered.
+    #[serde(default)]
+    pub attempts: i32,
 }
 
 /// One provisioning job submitted to the NNO provisioning service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
-    /// Job identifier returned by the provisioning service.
+    /// Job identifier returned by the provisioning service (empty while `SUBMITTING` or when `REJECTED`).
+    #[serde(default)]
     pub job_id: String,
     /// Operation, e.g. `provision`, `onboard`, `feature.activate`, `stack.activate`, `app.create`, `domain.add`, `auth.upgrade`, `deprovision`.
     pub operation: String,
     /// What the job acts on (feature id, stack id, app name, host name), empty for platform-wide jobs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target: String,
-    /// Job status as reported by the service: `QUEUED`, `RUNNING`, `COMPLETED` or `FAILED`.
+    /// Job status as reported by the service: `QUEUED`, `RUNNING`, `COMPLETED` or `FAILED`; or the operator's own `SUBMITTING` (recorded, not yet acknowledged), `REJECTED` (the service refused the request) and `LOST` (the service no longer knows the job).
     pub status: String,
     /// How many times the job has been attempted (1 + retries).
     #[serde(default)]
@@ -304,6 +331,21 @@ pub struct JobStatus {
     /// Failure reason reported by the service, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the change is about beyond its target: the feature or stack version, the stack instance id being deactivated, the auth worker revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How often the operator asked the service to retry this job.
+    #[serde(default)]
+    pub retries: i32,
+    /// The `metadata.generation` the job was submitted (or last re-armed) for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// When the operator recorded the job (before submitting it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// Request id of the service's error answer when the submission was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// State of one feature activation.

@@ -19,7 +19,7 @@ pub struct ErrorBody {
 pub type ErrorParser = fn(&[u8]) -> Option<ErrorBody>;
 
 /// A failed call to an external API.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 401/403: missing, wrong or expired credentials.
     #[error("{api}: unauthorized ({status}): {message}")]

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::error::{ApiError, ErrorParser};
-use super::ratelimit::{RateLimit, TokenBucket, shared_bucket};
+use super::ratelimit::{RateLimit, TokenBucket};
 use super::retry::RetryPolicy;
 use super::secret::Secret;
 
@@ -29,8 +29,8 @@ pub enum Auth {
 }
 
 impl Auth {
-    /// The value the rate limiter is keyed by (hashed, never stored).
-    fn credential(&self) -> &str {
+    /// The credential a shared rate-limit bucket is keyed by (hashed by the registry, never stored).
+    pub fn credential(&self) -> &str {
         match self {
             Auth::None => "",
             Auth::Header { value, .. } | Auth::Bearer(value) => value.expose(),
@@ -68,10 +68,15 @@ pub struct CoreConfig {
     /// Deadline of one attempt, from sending to the last body byte.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
-    /// `None` disables client-side rate limiting.
+    /// Limit of this client's own token bucket; `None` disables client-side rate limiting.
+    /// Ignored when `bucket` is set.
     pub rate_limit: Option<RateLimit>,
-    /// Key of the shared rate-limit bucket; defaults to the auth credential.
-    pub rate_limit_key: Option<Secret>,
+    /// A bucket shared with other clients of the same account (see
+    /// [`RateLimiters`](super::ratelimit::RateLimiters)); takes precedence over `rate_limit`.
+    pub bucket: Option<Arc<TokenBucket>>,
+    /// A shared connection pool; `None` builds one for this client. Its own timeouts apply, so
+    /// build it with [`CoreConfig::build_http_client`].
+    pub http_client: Option<reqwest::Client>,
     pub error_parser: ErrorParser,
     pub observer: Option<CallObserver>,
 }
@@ -89,10 +94,25 @@ impl CoreConfig {
                 per_second: 20.0,
                 burst: 40,
             }),
-            rate_limit_key: None,
+            bucket: None,
+            http_client: None,
             error_parser,
             observer: None,
         }
+    }
+}
+
+impl CoreConfig {
+    /// A connection pool with this config's connect and request timeouts, to share between clients.
+    pub fn build_http_client(&self) -> Result<reqwest::Client, ApiError> {
+        reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .build()
+            .map_err(|e| ApiError::InvalidRequest {
+                api: self.api,
+                message: format!("http client: {e}"),
+            })
     }
 }
 
@@ -263,21 +283,13 @@ impl fmt::Debug for HttpCore {
 impl HttpCore {
     pub fn new(cfg: CoreConfig) -> Result<Self, ApiError> {
         let base = normalize_base(cfg.api, &cfg.base_url)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .build()
-            .map_err(|e| ApiError::InvalidRequest {
-                api: cfg.api,
-                message: format!("http client: {e}"),
-            })?;
-        let bucket = cfg.rate_limit.map(|limit| {
-            let key = cfg
-                .rate_limit_key
-                .as_ref()
-                .map(|s| s.expose().to_owned())
-                .unwrap_or_else(|| format!("{}|{}", base, cfg.auth.credential()));
-            shared_bucket(cfg.api, &key, limit)
+        let client = match &cfg.http_client {
+            Some(client) => client.clone(),
+            None => cfg.build_http_client()?,
+        };
+        let bucket = cfg.bucket.clone().or_else(|| {
+            cfg.rate_limit
+                .map(|limit| Arc::new(TokenBucket::new(limit)))
         });
         Ok(Self {
             cfg: Arc::new(cfg),

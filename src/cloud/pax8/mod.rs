@@ -74,11 +74,11 @@ impl std::fmt::Debug for Pax8Client {
 }
 
 impl Pax8Client {
-    /// Default settings for `base_url` (`scheme://host[:port]`); the rate limit is keyed by the client id.
-    pub fn config(base_url: &str, creds: &Pax8Credentials) -> CoreConfig {
-        let mut cfg = CoreConfig::new(API, base_url, parse_error);
-        cfg.rate_limit_key = Some(Secret::new(format!("{base_url}|{}", creds.client_id)));
-        cfg
+    /// Default settings for `base_url` (`scheme://host[:port]`). To share one rate-limit bucket
+    /// between clients of the same client id, set `bucket` from a
+    /// [`RateLimiters`](crate::cloud::ratelimit::RateLimiters) keyed by it.
+    pub fn config(base_url: &str, _creds: &Pax8Credentials) -> CoreConfig {
+        CoreConfig::new(API, base_url, parse_error)
     }
 
     pub fn new(base_url: &str, creds: Pax8Credentials) -> Result<Self, ApiError> {
