@@ -201,6 +201,7 @@ impl ManagedKind for Disk {
         let billing = self.spec.billing_account_id.or_else(|| {
             ctx.caches
                 .platforms
+                .store()
                 .get(&platform)
                 .and_then(|p| p.spec.cloud.as_ref().and_then(|c| c.billing_account_id))
         });

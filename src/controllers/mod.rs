@@ -23,6 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod secrets;
 pub mod service_package;
+pub mod shared_watch;
 pub mod target;
 pub mod token;
 pub mod virtual_machine;

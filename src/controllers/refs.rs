@@ -8,19 +8,20 @@ use std::sync::Mutex;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use kube::core::{DeserializeGuard, Selector, SelectorExt};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 
 use crate::api::platform::Platform;
 use crate::api::virtual_machine::VirtualMachine;
 
 use super::error::ReconcileError;
 use super::managed::ManagedKind;
+use super::shared_watch::SharedWatch;
 
-/// Watch-fed caches every controller reads references from.
+/// Watch-fed caches every controller reads references from, and whose changes wake dependents.
 #[derive(Clone)]
 pub struct Caches {
-    pub platforms: Store<Platform>,
-    pub vms: Store<DeserializeGuard<VirtualMachine>>,
+    pub platforms: SharedWatch<Platform>,
+    pub vms: SharedWatch<DeserializeGuard<VirtualMachine>>,
 }
 
 /// The VirtualMachines a spec refers to, by name and by label selector.
@@ -61,7 +62,10 @@ pub(super) fn target(vm: &VirtualMachine) -> Option<VmTarget> {
 impl Caches {
     fn vm_object(&self, ns: &str, name: &str) -> Option<VirtualMachine> {
         let key = ObjectRef::<DeserializeGuard<VirtualMachine>>::new(name).within(ns);
-        self.vms.get(&key).and_then(|g| g.0.as_ref().ok().cloned())
+        self.vms
+            .store()
+            .get(&key)
+            .and_then(|g| g.0.as_ref().ok().cloned())
     }
 
     /// The VM `name` in `ns`; `ReferenceNotReady` (naming `field`) while it is missing or has no
@@ -88,6 +92,7 @@ impl Caches {
     /// as far as the operator's VMs show it.
     pub fn vm_with_disk(&self, uuid: &str) -> Option<VmTarget> {
         self.vms
+            .store()
             .state()
             .iter()
             .filter_map(|g| g.0.as_ref().ok())
@@ -107,6 +112,7 @@ impl Caches {
         })?;
         let mut out: Vec<VmTarget> = self
             .vms
+            .store()
             .state()
             .iter()
             .filter_map(|g| g.0.as_ref().ok())

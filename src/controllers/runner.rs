@@ -2,7 +2,6 @@
 //! reported on itself), woken by their own watch, by the observers, by their Platform and by the
 //! Secrets they use; the result stream is consumed here and each error logged once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,39 +43,6 @@ pub struct RunnerConfig {
 }
 
 type Guarded<K> = DeserializeGuard<K>;
-
-/// The events of a watched kind that matter to the objects depending on it: creation, a change of
-/// `key`, and disappearance. Everything else is dropped, since each event wakes every dependent.
-fn changes<R, Key>(
-    api: Api<R>,
-    key: impl Fn(&R) -> Key + Send + 'static,
-) -> impl futures::Stream<Item = Result<R, watcher::Error>> + Send + 'static
-where
-    R: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
-    R: Send + Sync + 'static,
-    Key: PartialEq + Send + 'static,
-{
-    let mut seen: HashMap<ObjectRef<R>, Key> = HashMap::new();
-    watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .filter_map(move |event| {
-            let out = match event {
-                Ok(watcher::Event::Delete(o)) => {
-                    seen.remove(&ObjectRef::from_obj(&o));
-                    Some(Ok(o))
-                }
-                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                    let k = key(&o);
-                    let changed = seen.get(&ObjectRef::from_obj(&o)) != Some(&k);
-                    seen.insert(ObjectRef::from_obj(&o), k);
-                    changed.then_some(Ok(o))
-                }
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(e) => Some(Err(e)),
-            };
-            std::future::ready(out)
-        })
-}
 
 /// The Platform changes that matter to the objects referring to it: a new generation (its spec
 /// supplies their credentials, location and billing account) and the start of its deletion.
@@ -126,7 +92,7 @@ pub async fn run<K: ManagedKind>(
         shutdown.child_token(),
     );
     let ctx = Arc::new(Context::new(shared.clone(), observers));
-    let platforms = shared.caches.platforms.clone();
+    let platforms = shared.caches.platforms.store().clone();
     let index = ctx.refs.clone();
     let ns = cfg.namespace.as_deref();
     let (store, writer) = reflector::store();
@@ -148,14 +114,11 @@ pub async fn run<K: ManagedKind>(
         }
     });
     let mut controller = controller
-        .watches_stream(
-            changes(api::<Platform>(&shared, ns), platform_key),
-            move |p| {
-                let ns = p.namespace().unwrap_or_default();
-                let name = p.name_any();
-                dependents::<K>(&by_platform, &ns, |o| o.platform_ref() == name)
-            },
-        )
+        .watches_stream(shared.caches.platforms.changes(platform_key), move |p| {
+            let ns = p.namespace().unwrap_or_default();
+            let name = p.name_any();
+            dependents::<K>(&by_platform, &ns, |o| o.platform_ref() == name)
+        })
         .watches(
             api::<Secret>(&shared, ns),
             watcher::Config::default().labels("app.kubernetes.io/managed-by!=nno-operator"),
@@ -181,17 +144,14 @@ pub async fn run<K: ManagedKind>(
             },
         );
     if K::WATCHES_VMS {
-        controller = controller.watches_stream(
-            changes(api::<Guarded<VirtualMachine>>(&shared, ns), vm_key),
-            move |vm| {
-                let ns = vm.meta().namespace.clone().unwrap_or_default();
-                index
-                    .dependents(&ns, &vm.name_any())
-                    .iter()
-                    .map(retarget::<K>)
-                    .collect::<Vec<_>>()
-            },
-        );
+        controller = controller.watches_stream(shared.caches.vms.changes(vm_key), move |vm| {
+            let ns = vm.meta().namespace.clone().unwrap_or_default();
+            index
+                .dependents(&ns, &vm.name_any())
+                .iter()
+                .map(retarget::<K>)
+                .collect::<Vec<_>>()
+        });
     }
     controller
         .reconcile_on(wake_stream)

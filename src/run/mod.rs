@@ -9,9 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +30,7 @@ use crate::controllers::observer::ObserverConfig;
 use crate::controllers::platform;
 use crate::controllers::refs::Caches;
 use crate::controllers::runner::{self, RunnerConfig};
+use crate::controllers::shared_watch::SharedWatch;
 use crate::controllers::target::CloudClients;
 use crate::intake::{Intake, IntakeConfig, IntakeFlags};
 use crate::leader::{LeaderElector, LeaseConfig};
@@ -404,28 +404,11 @@ where
 /// Runs every kind's controller until `shutdown`; marks `health.synced` once their caches are.
 async fn controllers(base: Base, args: &RunArgs, shutdown: CancellationToken, health: Arc<Health>) {
     let ns = args.namespace.as_deref();
-    let (platforms, platform_writer) = reflector::store();
-    let platform_watch = reflector(
-        platform_writer,
-        watcher(
-            scoped::<Platform>(&base.kube, ns),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects()
-    .for_each(|_| std::future::ready(()));
-    let (vms, vm_writer) = reflector::store();
-    let vm_watch = reflector(
-        vm_writer,
-        watcher(
-            scoped::<DeserializeGuard<VirtualMachine>>(&base.kube, ns),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects()
-    .for_each(|_| std::future::ready(()));
+    // One watch each for Platforms and VirtualMachines, shared by every controller (see
+    // controllers::shared_watch for why the cache and the wake-ups come from the same watch).
+    let (platforms, platform_watch) = SharedWatch::new(scoped::<Platform>(&base.kube, ns));
+    let (vms, vm_watch) =
+        SharedWatch::new(scoped::<DeserializeGuard<VirtualMachine>>(&base.kube, ns));
     let caches = Caches {
         platforms: platforms.clone(),
         vms: vms.clone(),
@@ -481,8 +464,8 @@ async fn controllers(base: Base, args: &RunArgs, shutdown: CancellationToken, he
         );
     }
     let mark = async {
-        let _ = platforms.wait_until_ready().await;
-        let _ = vms.wait_until_ready().await;
+        let _ = platforms.store().wait_until_ready().await;
+        let _ = vms.store().wait_until_ready().await;
         for rx in synced {
             let _ = rx.await;
         }

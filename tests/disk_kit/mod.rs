@@ -58,13 +58,7 @@ pub fn attached_to(d: &Disk) -> Option<String> {
 }
 
 pub async fn wait_disk(env: &Env, name: &str, what: &str, pred: impl Fn(&Disk) -> bool) -> Disk {
-    let api = disks(&env.kube);
-    wait_for(&format!("disk {name}: {what}"), WAIT, || {
-        let api = api.clone();
-        let pred = &pred;
-        async move { api.get_opt(name).await.ok().flatten().filter(|d| pred(d)) }
-    })
-    .await
+    crate::operator_kit::wait_object(&disks(&env.kube), name, &format!("disk {what}"), pred).await
 }
 
 pub async fn wait_disk_gone(env: &Env, name: &str) {

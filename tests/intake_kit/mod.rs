@@ -153,12 +153,7 @@ impl Intake {
         pred: impl Fn(&Platform) -> bool,
     ) -> Platform {
         let api = self.platforms();
-        wait_for(&format!("{name}: {what}"), WAIT, || {
-            let api = api.clone();
-            let pred = &pred;
-            async move { api.get_opt(name).await.ok().flatten().filter(|p| pred(p)) }
-        })
-        .await
+        crate::operator_kit::wait_object(&api, name, what, pred).await
     }
 
     /// The webhook's header and shared secret, from the Secret the operator stored.

@@ -93,13 +93,9 @@ pub fn lbs(env: &Env) -> Api<LoadBalancer> {
 pub async fn wait_obj<K>(api: &Api<K>, name: &str, what: &str, pred: impl Fn(&K) -> bool) -> K
 where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    K: serde::Serialize,
 {
-    wait_for(&format!("{name}: {what}"), WAIT, || {
-        let api = api.clone();
-        let pred = &pred;
-        async move { api.get_opt(name).await.ok().flatten().filter(|o| pred(o)) }
-    })
-    .await
+    crate::operator_kit::wait_object(api, name, what, pred).await
 }
 
 pub async fn wait_gone<K>(api: &Api<K>, name: &str)

@@ -34,6 +34,35 @@ where
     nno_support::testing::eventually(deadline, what, f).await
 }
 
+/// Polls object `name` until it satisfies `pred` and returns it; at the deadline fails with `what`
+/// and the object's last seen status, so that a CI log shows where it stopped.
+pub async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, pred: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let seen = api.get_opt(name).await;
+        if let Ok(Some(o)) = &seen
+            && pred(o)
+        {
+            return o.clone();
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let last = match &seen {
+                Ok(Some(o)) => serde_json::to_value(o)
+                    .ok()
+                    .and_then(|v| v.get("status").cloned())
+                    .map_or_else(|| "no status".to_string(), |s| s.to_string()),
+                Ok(None) => "the object does not exist".to_string(),
+                Err(e) => format!("reading it failed: {e}"),
+            };
+            panic!("timed out after {WAIT:?} waiting for {name}: {what}; last seen: {last}");
+        }
+        tokio::time::sleep(nno_support::testing::POLL).await;
+    }
+}
+
 /// Changes the operator's flags once the simulators run.
 pub type Tweak = std::sync::Arc<dyn Fn(&Simulators, &mut RunArgs) + Send + Sync>;
 
@@ -232,13 +261,7 @@ impl Env {
         what: &str,
         pred: impl Fn(&VirtualMachine) -> bool,
     ) -> VirtualMachine {
-        let api = self.vms();
-        wait_for(&format!("{name}: {what}"), WAIT, || {
-            let api = api.clone();
-            let pred = &pred;
-            async move { api.get_opt(name).await.ok().flatten().filter(|v| pred(v)) }
-        })
-        .await
+        wait_object(&self.vms(), name, what, pred).await
     }
 
     pub async fn wait_ready(&self, name: &str) -> VirtualMachine {

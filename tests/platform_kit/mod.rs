@@ -50,12 +50,7 @@ pub async fn wait_platform(
     pred: impl Fn(&Platform) -> bool,
 ) -> Platform {
     let api = platforms(env);
-    wait_for(&format!("{name}: {what}"), WAIT, || {
-        let api = api.clone();
-        let pred = &pred;
-        async move { api.get_opt(name).await.ok().flatten().filter(|p| pred(p)) }
-    })
-    .await
+    crate::operator_kit::wait_object(&api, name, what, pred).await
 }
 
 pub fn manifest(name: &str, platform_id: &str, extra: Value) -> Value {
