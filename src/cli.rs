@@ -27,6 +27,10 @@ pub enum Command {
     /// Run the operator: watch the nno.app objects and converge 3nv.io (and, later, NNO and Pax8)
     /// toward them. Serves /healthz, /readyz and /metrics; elects a leader through a Lease.
     Run(crate::run::RunArgs),
+    /// Try it on one machine: the devcluster, the three simulators and the operator in one process,
+    /// the samples applied, a kubeconfig in .nno-dev/kubeconfig, and a live view of every object
+    /// converging. Ctrl-C stops it.
+    Dev(crate::dev::DevArgs),
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`),
     /// or write one file per CRD with `--out-dir`.
     Crds(crate::api::crds::CrdsArgs),
@@ -41,9 +45,17 @@ pub enum Command {
 
 /// Runs the selected subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    crate::telemetry::init_logging(cli.log_format);
+    match &cli.command {
+        Command::Dev(args) => {
+            let path = args.log_file();
+            crate::telemetry::init_logging_to_file(cli.log_format, &path)
+                .map_err(|e| anyhow::anyhow!("cannot open the log file {}: {e}", path.display()))?;
+        }
+        _ => crate::telemetry::init_logging(cli.log_format),
+    }
     match cli.command {
         Command::Run(args) => crate::run::run(args).await,
+        Command::Dev(args) => crate::dev::run(args).await,
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
         Command::Sim(args) => nno_sim::run(args).await,
         Command::Devcluster(args) => nno_devcluster::run(args).await,

@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod cloud;
 pub mod controllers;
+pub mod dev;
 pub mod intake;
 pub mod jobs_cli;
 pub mod leader;

@@ -69,26 +69,37 @@ const KINDS: [(&str, &str, &str); 7] = [
     ("ServicePackage", "servicepackages", "svcpkg"),
 ];
 
+/// The three places the CRDs ship from: crds/ (kubectl), the Helm chart's crds/, and kustomize's
+/// config/crd/ (which also holds its kustomization.yaml).
+const CRD_DIRS: &[(&str, &[&str])] = &[
+    ("crds", &[]),
+    ("charts/nno-operator/crds", &[]),
+    ("config/crd", &["kustomization.yaml"]),
+];
+
 #[test]
-fn crds_dir_matches_generated_output() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-    let mut expected = BTreeSet::new();
-    for crd in api::crds() {
-        let name = api::crd_file_name(&crd);
-        let on_disk = std::fs::read_to_string(dir.join(&name))
-            .unwrap_or_else(|e| panic!("crds/{name}: {e}; run `cargo run -- crds --out-dir crds`"));
-        assert_eq!(
-            on_disk,
-            api::crd_yaml(&crd).unwrap(),
-            "crds/{name} is stale; run `cargo run -- crds --out-dir crds`"
-        );
-        expected.insert(name);
+fn crds_dirs_match_generated_output() {
+    for (rel, extra) in CRD_DIRS {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let fix = format!("run `cargo run -- crds --out-dir {rel}`");
+        let mut expected: BTreeSet<String> = extra.iter().map(|s| s.to_string()).collect();
+        for crd in api::crds() {
+            let name = api::crd_file_name(&crd);
+            let on_disk = std::fs::read_to_string(dir.join(&name))
+                .unwrap_or_else(|e| panic!("{rel}/{name}: {e}; {fix}"));
+            assert_eq!(
+                on_disk,
+                api::crd_yaml(&crd).unwrap(),
+                "{rel}/{name} is stale; {fix}"
+            );
+            expected.insert(name);
+        }
+        let present: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(present, expected, "{rel}/ holds files no kind generates");
     }
-    let present: BTreeSet<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(present, expected, "crds/ holds files no kind generates");
 }
 
 #[test]

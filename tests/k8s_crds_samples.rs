@@ -180,6 +180,10 @@ async fn set_status(k: &Kube, obj: &str, ready: bool, observed: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kstatus_sees_converging_then_current_then_in_progress_after_a_spec_change() {
     let Some(bin) = std::env::var_os("NNO_TEST_KSTATUS").filter(|v| !v.is_empty()) else {
+        assert!(
+            std::env::var_os("NNO_TEST_REQUIRE_TOOLS").is_none(),
+            "NNO_TEST_REQUIRE_TOOLS is set but NNO_TEST_KSTATUS is not"
+        );
         eprintln!("needs NNO_TEST_KSTATUS (tests/k8s/build makes target/k8s/bin/kstatus): not run");
         return;
     };

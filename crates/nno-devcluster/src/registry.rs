@@ -255,6 +255,38 @@ pub fn builtins() -> Vec<ResourceInfo> {
             false,
             vec![age()],
         ),
+        // What an operator's install manifests hold (the Helm chart and kustomize config are
+        // applied here with --dry-run=server); stored as given, with no controller behind them.
+        builtin(
+            "",
+            "v1",
+            "Service",
+            "services",
+            true,
+            &["svc"],
+            true,
+            vec![col("Type", "string", ".spec.type", 0), age()],
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            true,
+            &["deploy"],
+            true,
+            vec![age()],
+        ),
+        builtin(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+            &["pdb"],
+            true,
+            vec![age()],
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",
