@@ -31,6 +31,11 @@ pub enum Command {
     /// the samples applied, a kubeconfig in .nno-dev/kubeconfig, and a live view of every object
     /// converging. Ctrl-C stops it.
     Dev(crate::dev::DevArgs),
+    /// Measure it: the devcluster and the operator as processes of their own, the simulators with
+    /// latency and faults; creates a workload, waits for it to converge, idles, deletes it, and
+    /// writes a Markdown + JSON report. Exits non-zero when an invariant fails (not every object
+    /// Ready, a duplicate or leaked cloud object, a stuck finalizer, a Pax8 order not answered once).
+    Bench(crate::bench::BenchArgs),
     /// Print every CustomResourceDefinition as multi-document YAML (pipe into `kubectl apply -f -`),
     /// or write one file per CRD with `--out-dir`.
     Crds(crate::api::crds::CrdsArgs),
@@ -56,6 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => crate::run::run(args).await,
         Command::Dev(args) => crate::dev::run(args).await,
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Crds(args) => Ok(crate::api::crds::run(&args)?),
         Command::Sim(args) => nno_sim::run(args).await,
         Command::Devcluster(args) => nno_devcluster::run(args).await,

@@ -1,6 +1,7 @@
 //! nno-operator: Kubernetes operator for NNO platforms and 3nv.io cloud infrastructure.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod cloud;
 pub mod controllers;

@@ -79,6 +79,7 @@ pub struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     durations: Family<KindLabel, Histogram>,
+    wake_latency: Family<KindLabel, Histogram>,
     cloud_calls: Family<CallLabels, Counter>,
     cloud_lists: Family<ResultLabels, Counter>,
     objects: Family<ReadyLabels, Gauge>,
@@ -114,6 +115,10 @@ impl Metrics {
         let durations = Family::<KindLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
+        // 0.25 ms .. 8 s: a change usually starts its reconcile within milliseconds.
+        let wake_latency = Family::<KindLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00025, 2.0, 16))
+        });
         let cloud_calls = Family::<CallLabels, Counter>::default();
         let cloud_lists = Family::<ResultLabels, Counter>::default();
         let objects = Family::<ReadyLabels, Gauge>::default();
@@ -146,6 +151,11 @@ impl Metrics {
             "reconcile_duration_seconds",
             "Reconcile durations by kind",
             durations.clone(),
+        );
+        registry.register(
+            "watch_to_reconcile_seconds",
+            "Time from an object's change arriving from its watch to the start of its reconcile, by kind",
+            wake_latency.clone(),
         );
         registry.register(
             "cloud_api_calls",
@@ -203,6 +213,7 @@ impl Metrics {
             reconciles,
             errors,
             durations,
+            wake_latency,
             cloud_calls,
             cloud_lists,
             objects,
@@ -231,6 +242,13 @@ impl Metrics {
         self.durations
             .get_or_create(&KindLabel { kind })
             .observe(took.as_secs_f64());
+    }
+
+    /// A reconcile of `kind` started `waited` after the change that woke it arrived.
+    pub fn woken(&self, kind: &'static str, waited: Duration) {
+        self.wake_latency
+            .get_or_create(&KindLabel { kind })
+            .observe(waited.as_secs_f64());
     }
 
     pub fn error(&self, kind: &'static str, category: &'static str) {

@@ -27,6 +27,7 @@ pub mod shared_watch;
 pub mod target;
 pub mod token;
 pub mod virtual_machine;
+pub mod wake_clock;
 
 /// The one field manager of every write the operator makes (status, Secrets, annotations).
 pub const FIELD_MANAGER: &str = "nno-operator";

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -32,6 +32,7 @@ use super::managed::ManagedKind;
 use super::observer::Observers;
 use super::refs;
 use super::token::CREATE_PENDING_ANNOTATION;
+use super::wake_clock::WakeClock;
 use super::{FIELD_MANAGER, report};
 
 /// Settings of one kind's controller.
@@ -96,11 +97,14 @@ pub async fn run<K: ManagedKind>(
     let index = ctx.refs.clone();
     let ns = cfg.namespace.as_deref();
     let (store, writer) = reflector::store();
+    let clock = Arc::new(WakeClock::default());
+    let arrivals = clock.clone();
     let own = watcher::watcher(api::<Guarded<K>>(&shared, ns), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(relevant::<K>, PredicateConfig::default());
+        .predicate_filter(relevant::<K>, PredicateConfig::default())
+        .inspect_ok(move |obj| arrivals.arrived(obj));
     let controller = Controller::for_stream(own, store.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(cfg.concurrency));
     let by_platform = store.clone();
@@ -156,7 +160,16 @@ pub async fn run<K: ManagedKind>(
     controller
         .reconcile_on(wake_stream)
         .graceful_shutdown_on(async move { stop.cancelled().await })
-        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .run(
+            move |obj, ctx: Arc<Context<K>>| {
+                if let Some(waited) = clock.take(&*obj) {
+                    ctx.shared.metrics.woken(K::KIND, waited);
+                }
+                reconcile::<K>(obj, ctx)
+            },
+            error_policy::<K>,
+            ctx,
+        )
         .for_each(|res| async move {
             match res {
                 Ok(_) => {}
