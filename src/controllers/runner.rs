@@ -101,6 +101,8 @@ pub async fn run<K: ManagedKind>(
     let arrivals = clock.clone();
     let own = watcher::watcher(api::<Guarded<K>>(&shared, ns), watcher::Config::default())
         .default_backoff()
+        // Nothing reads managedFields from the cache, and they are often most of an object.
+        .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(relevant::<K>, PredicateConfig::default())

@@ -51,6 +51,8 @@ where
         let kind = R::kind(&()).into_owned();
         let run = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
+            // Nothing reads managedFields from the cache, and they are often most of an object.
+            .modify(|o| kube::ResourceExt::managed_fields_mut(o).clear())
             .reflect(writer)
             .for_each(move |event| {
                 match event {

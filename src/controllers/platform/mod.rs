@@ -104,6 +104,8 @@ pub async fn run(
     let (store, writer) = reflector::store();
     let own = watcher::watcher(platforms, watcher::Config::default())
         .default_backoff()
+        // Nothing reads managedFields from the cache, and they are often most of an object.
+        .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(relevant, PredicateConfig::default());

@@ -85,6 +85,9 @@ pub(super) async fn with_whitelist(
 ) -> Result<Option<PackageView>, ApiError> {
     let stamp = package.updated_at.clone();
     let now = Instant::now();
+    let before = previous
+        .as_ref()
+        .map(|p| (p.read.stamp.clone(), p.read.settled));
     let first_seen = match &previous {
         Some(p) if p.read.stamp.is_some() && p.read.stamp == stamp => p.read.first_seen,
         _ => now,
@@ -95,6 +98,12 @@ pub(super) async fn with_whitelist(
         // Settled, or read once already and not yet due for the confirming read.
         return Ok(Some(PackageView { package, ..p }));
     }
+    tracing::debug!(
+        package = %package.uuid,
+        stamp = ?stamp,
+        previous = ?before,
+        "reading the whitelist"
+    );
     let whitelist = match client.service_whitelist(&package.uuid).await {
         Ok(w) => w,
         // Deleted between the list and this read.
