@@ -19,16 +19,7 @@ pub use self::mix::{BenchKind, Mix, MixError};
 pub use self::probe::{histogram, quantile};
 pub use self::report::Report;
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 500ms, 2m)"))
-}
-
-fn probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s:?} is not a probability between 0 and 1")),
-    }
-}
+use crate::dev::{parse_duration, probability};
 
 /// Arguments of `nno-operator bench`.
 #[derive(Debug, Clone, clap::Args)]

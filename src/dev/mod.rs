@@ -26,11 +26,13 @@ use crate::run::RunArgs;
 /// Where `dev` keeps its kubeconfig and lock when `--state-dir` is not given.
 pub const DEFAULT_DIR: &str = ".nno-dev";
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// A `--…` duration flag (humantime: 90s, 5m, 500ms).
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 90s, 5m)"))
 }
 
-fn probability(s: &str) -> Result<f64, String> {
+/// A `--…-rate` flag: a probability between 0 and 1.
+pub(crate) fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a probability between 0 and 1")),

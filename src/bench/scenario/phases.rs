@@ -5,6 +5,35 @@ use super::*;
 /// Objects the bench creates or deletes at once.
 const WRITE_CONCURRENCY: usize = 32;
 
+/// Runs `write` over `items`, [`WRITE_CONCURRENCY`] at a time, on a task of its own (so that the
+/// caller's loop goes on sampling and killing meanwhile); the first error ends it.
+fn in_background<T, F, Fut>(items: Vec<T>, write: F) -> tokio::task::JoinHandle<anyhow::Result<()>>
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        futures::stream::iter(items)
+            .map(write)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    })
+}
+
+/// The outcome of an [`in_background`] task.
+async fn finished(
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    what: &str,
+) -> anyhow::Result<()> {
+    match task.await {
+        Ok(r) => r.with_context(|| what.to_owned()),
+        Err(e) => anyhow::bail!("{what}: the task failed: {e}"),
+    }
+}
+
 impl Bench<'_> {
     /// Places the orders, switches the faults on, creates the objects and waits until everything
     /// is Ready (and every order answered). Returns the figures and whether it got there.
@@ -20,13 +49,9 @@ impl Bench<'_> {
             .flat_map(|(k, n)| (0..n).map(move |i| k.manifest(i)))
             .collect();
         let client = self.client.clone();
-        let creating = tokio::spawn(async move {
-            futures::stream::iter(manifests)
-                .map(|m| apply(&client, NS, m))
-                .buffer_unordered(WRITE_CONCURRENCY)
-                .try_collect::<Vec<()>>()
-                .await
-                .map(|_| ())
+        let creating = in_background(manifests, move |m| {
+            let client = client.clone();
+            async move { apply(&client, NS, m).await }
         });
         let deadline = started + self.args.timeout;
         let mut ready_at = None;
@@ -53,11 +78,7 @@ impl Bench<'_> {
             tokio::time::sleep(TICK).await;
         }
         self.operator.stop_killing();
-        match creating.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.context("creating the objects")),
-            Err(e) => anyhow::bail!("the creating task failed: {e}"),
-        }
+        finished(creating, "creating the objects").await?;
         let calls = probe::requests_between(&before, &probe::requests(&self.sims));
         let objects = (self.mix.total() + self.args.orders) as f64;
         let cloud_objects = (self.mix.total() - self.mix.count(BenchKind::Platform)) as f64;
@@ -296,25 +317,19 @@ impl Bench<'_> {
             })
             .collect();
         let client = self.client.clone();
-        let deleting = tokio::spawn(async move {
-            futures::stream::iter(targets)
-                .map(|(ns, kind, name)| {
-                    let api: Api<DynamicObject> =
-                        Api::namespaced_with(client.clone(), &ns, &probe::resource(kind));
-                    async move {
-                        match api.delete(&name, &DeleteParams::default()).await {
-                            Ok(_) => Ok(()),
-                            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-                            Err(e) => Err(anyhow::Error::new(e)
-                                .context(format!("deleting {} {name}", kind.kind()))),
-                        }
+        let deleting =
+            in_background(targets, move |(ns, kind, name)| {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), &ns, &probe::resource(kind));
+                async move {
+                    match api.delete(&name, &DeleteParams::default()).await {
+                        Ok(_) => Ok(()),
+                        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+                        Err(e) => Err(anyhow::Error::new(e)
+                            .context(format!("deleting {} {name}", kind.kind()))),
                     }
-                })
-                .buffer_unordered(WRITE_CONCURRENCY)
-                .try_collect::<Vec<()>>()
-                .await
-                .map(|_| ())
-        });
+                }
+            });
         let deadline = started + self.args.timeout;
         let mut gone_at = None;
         loop {
@@ -336,10 +351,7 @@ impl Bench<'_> {
             tokio::time::sleep(TICK).await;
         }
         self.operator.stop_killing();
-        match deleting.await {
-            Ok(r) => r?,
-            Err(e) => anyhow::bail!("the deleting task failed: {e}"),
-        }
+        finished(deleting, "deleting the objects").await?;
         if let Some(t) = gone_at {
             self.progress
                 .println(&format!("all objects deleted in {t:.1} s"));
