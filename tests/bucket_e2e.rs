@@ -4,9 +4,9 @@
 //! reported, a non-empty bucket blocking deletion (never emptied), the key deleted with the object,
 //! Orphan, adoption, a taken name, Observe, paused, and a missing Platform.
 
-mod net_kit;
-mod operator_kit;
-mod storage_kit;
+use crate::net_kit;
+use crate::operator_kit;
+use crate::storage_kit;
 
 use kube::ResourceExt;
 use net_kit::{

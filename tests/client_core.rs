@@ -1,8 +1,7 @@
 //! The shared HTTP core under injected faults: error classification, retries of idempotent
 //! calls only, Retry-After, timeouts, client-side rate limiting, the metrics hook, redaction.
 
-#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
-mod simkit;
+use crate::simkit;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,7 +1,6 @@
 //! The NNO client against the simulator: every method, typed errors, bearer auth.
 
-#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
-mod simkit;
+use crate::simkit;
 
 use std::time::Duration;
 

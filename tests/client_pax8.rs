@@ -1,7 +1,6 @@
 //! The Pax8 client against the simulator: every method, the token cache and refresh, errors.
 
-#[path = "../crates/nno-sim/tests/simkit/mod.rs"]
-mod simkit;
+use crate::simkit;
 
 use std::time::Duration;
 

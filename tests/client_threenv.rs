@@ -2,9 +2,8 @@
 //! classification, retries of GETs (backoff, Retry-After), timeouts, rate limiting and the
 //! "never blindly retry a create" rule under injected faults.
 
-#[path = "../crates/nno-sim/tests/sim_threenv_common/mod.rs"]
-mod sim_threenv_common;
-mod threenv_client;
+use crate::sim_threenv_common;
+use crate::threenv_client;
 
 use nno_operator::cloud::ApiError;
 use nno_operator::cloud::threenv::firewall::{FirewallRule, FirewallSpec};

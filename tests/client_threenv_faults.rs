@@ -2,9 +2,8 @@
 //! (backoff, Retry-After), timeouts, rate limiting, retried deletes and the "never blindly
 //! retry a create" rule.
 
-#[path = "../crates/nno-sim/tests/sim_threenv_common/mod.rs"]
-mod sim_threenv_common;
-mod threenv_client;
+use crate::sim_threenv_common;
+use crate::threenv_client;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -3,8 +3,8 @@
 //! sample no kind has more cloud objects than Kubernetes objects; in the end there is exactly one
 //! each, and after deletion none, with no object left holding its finalizer.
 
-mod mixed_kit;
-mod operator_kit;
+use crate::mixed_kit;
+use crate::operator_kit;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -5,8 +5,8 @@
 //! re-marking, and after a lost reply the object was created again (about one run in six of 60
 //! objects failed before the fix).
 
-mod net_kit;
-mod operator_kit;
+use crate::net_kit;
+use crate::operator_kit;
 
 use std::time::Duration;
 

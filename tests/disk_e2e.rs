@@ -4,8 +4,8 @@
 //! adoption, Orphan, Observe, paused, a blocked deletion named, and one disk observer per account
 //! across locations.
 
-mod disk_kit;
-mod operator_kit;
+use crate::disk_kit;
+use crate::operator_kit;
 
 use std::time::Duration;
 

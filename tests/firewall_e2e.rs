@@ -5,8 +5,8 @@
 //! first and never sticks; Orphan, adoption, Observe, paused; missing VM references; one
 //! observer per account whatever the location.
 
-mod net_kit;
-mod operator_kit;
+use crate::net_kit;
+use crate::operator_kit;
 
 use std::time::Duration;
 

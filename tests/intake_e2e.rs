@@ -4,9 +4,9 @@
 //! Platform and deprovisions it in NNO; webhook rejections (401, 400, 413); an unknown product
 //! is a Fail result with no Platform; a missed webhook is picked up by polling.
 
-mod intake_kit;
-mod operator_kit;
-mod platform_kit;
+use crate::intake_kit;
+use crate::operator_kit;
+use crate::platform_kit;
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! records the result on the Platform, and the restarted operator finds the result in Pax8 and
 //! records it instead of posting a second one.
 
-mod intake_kit;
-mod operator_kit;
+use crate::intake_kit;
+use crate::operator_kit;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! targets follow `vmSelector` and VM deletion (also a VM orphaned in the cloud); drift corrected
 //! or reported; deletion, Orphan, adoption, Observe, paused; missing VM references.
 
-mod net_kit;
-mod operator_kit;
+use crate::net_kit;
+use crate::operator_kit;
 
 use kube::ResourceExt;
 use net_kit::*;

@@ -2,9 +2,9 @@
 //! converge with exactly one cloud object each and none left after deletion; idle, the cloud calls
 //! per poll interval equal the number of (kind, location) observers, whatever the object count.
 
-mod operator_kit;
+use crate::operator_kit;
 
-mod mixed_kit;
+use crate::mixed_kit;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! path, over HTTP. Convergence with exactly the expected jobs, retries, giving up and the retry
 //! annotation, deletion order, CloudReady, and a SIGKILL in the middle of a job.
 
-mod operator_kit;
-mod platform_kit;
+use crate::operator_kit;
+use crate::platform_kit;
 
 use std::time::Duration;
 

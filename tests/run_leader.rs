@@ -2,7 +2,7 @@
 //! killing it (SIGKILL, no release) hands over once the lease expires, and the new leader converges
 //! a VM created after the kill. Also the `run` flag checks and `--help`.
 
-mod operator_kit;
+use crate::operator_kit;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! operator running against the simulators: every object becomes Ready, and deleting them all
 //! leaves the 3nv.io simulator with no object of the six cloud kinds and no S3 key the operator made.
 
-mod operator_kit;
+use crate::operator_kit;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -4,9 +4,9 @@
 //! corrected or reported, immutable fields `InvalidSpec`, adoption, Observe, paused, Orphan,
 //! deletion, and a missing Platform.
 
-mod net_kit;
-mod operator_kit;
-mod storage_kit;
+use crate::net_kit;
+use crate::operator_kit;
+use crate::storage_kit;
 
 use kube::ResourceExt;
 use net_kit::{

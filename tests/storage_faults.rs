@@ -3,9 +3,9 @@
 //! reply neither leaves a key behind nor makes a second one), and after deleting them all the
 //! simulator holds no bucket, no package and no key the operator made.
 
-mod net_kit;
-mod operator_kit;
-mod storage_kit;
+use crate::net_kit;
+use crate::operator_kit;
+use crate::storage_kit;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! VirtualMachine end to end: devcluster + 3nv.io simulator + the operator's real `run` code path,
 //! over HTTP. Create, update of every mutable field, restart rules and drift correction.
 
-mod operator_kit;
+use crate::operator_kit;
 
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::Api;

@@ -2,7 +2,7 @@
 //! Observe and paused (no writes in the simulator's request log), missing references, and a
 //! malformed object reported on itself while the others reconcile.
 
-mod operator_kit;
+use crate::operator_kit;
 
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams};

@@ -2,7 +2,7 @@
 //! duplicates and no leaks; 500 idle VMs cost one cloud call per poll interval (one kind, one
 //! location), read from the simulator's own request counters.
 
-mod operator_kit;
+use crate::operator_kit;
 
 use std::time::Duration;
 
