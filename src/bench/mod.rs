@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Poll intervals measured while idle.
     #[arg(long, default_value_t = 3)]
     pub idle_intervals: u32,
+    /// Poll intervals to wait at most, after all Ready, for the operator's calls to drop to the
+    /// periodic lists before the idle measurement starts (the wait is reported).
+    #[arg(long, default_value_t = 30)]
+    pub settle_intervals: u32,
     /// Objects touched per second (an annotation) to measure watch→reconcile latency; 0 skips it.
     #[arg(long, default_value_t = 50.0)]
     pub touch_rate: f64,

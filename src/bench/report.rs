@@ -89,6 +89,11 @@ pub struct Convergence {
 pub struct Idle {
     pub intervals: u32,
     pub calls_per_interval: f64,
+    /// Calls in each measured interval.
+    pub by_interval: Vec<u64>,
+    /// Seconds from all Ready to the end of the first poll interval with no more calls than the
+    /// periodic lists; `None` when that did not come within `--settle-intervals`.
+    pub quiet_after_ready_s: Option<f64>,
     pub calls: Vec<EndpointCalls>,
     /// (kind, location) pairs watched, plus the Pax8 intake's poll when orders are on: the
     /// expected calls per interval.
@@ -223,6 +228,17 @@ impl Report {
                 out,
                 "| idle cloud calls per poll interval | {:.2} (expected {}: one per watched kind and location, and the Pax8 poll with orders) |",
                 i.calls_per_interval, i.kind_location_pairs
+            );
+            let series: Vec<String> = i.by_interval.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "| idle cloud calls in each measured interval | {} |",
+                series.join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "| quiet (only the periodic lists) after all Ready | {} |",
+                opt(i.quiet_after_ready_s, " s")
             );
             let _ = writeln!(
                 out,

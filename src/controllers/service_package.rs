@@ -317,7 +317,7 @@ impl ManagedKind for ServicePackage {
         };
         let package = target.client.create_service_package(&body).await?;
         // A new package's whitelist is empty.
-        Ok(PackageView::unsettled(package, Vec::new()))
+        Ok(PackageView::written(package, Vec::new()))
     }
 
     async fn update(
@@ -389,8 +389,8 @@ impl ManagedKind for ServicePackage {
             }
             out.applied.push("whitelist");
         }
-        // The whitelist writes moved `updated_at`: the next list reads the whitelist again.
-        out.observed = Some(PackageView::unsettled(package, whitelist));
+        // The whitelist writes moved `updated_at`; what they answered is the whole whitelist.
+        out.observed = Some(PackageView::written(package, whitelist));
         Ok(out)
     }
 

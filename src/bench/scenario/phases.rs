@@ -153,18 +153,39 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// Cloud calls while nothing changes, over `--idle-intervals` poll intervals (after one to
-    /// settle, so that no transition-rate listing is left).
+    /// Cloud calls while nothing changes, over `--idle-intervals` poll intervals, once the
+    /// operator has gone quiet: after all Ready it still lists at the transition rate and
+    /// confirms what it just wrote (ServicePackage whitelists), so the measurement starts after
+    /// the first poll interval with no more calls than the periodic lists (waiting at most
+    /// `--settle-intervals`), and that wait is reported.
     pub(super) async fn idle(&mut self) -> anyhow::Result<Idle> {
         let poll = self.args.poll_interval;
-        self.progress
-            .println("idle: settling for one poll interval");
-        self.hold(poll).await?;
+        let pairs = self.mix.cloud_kinds() + usize::from(self.args.orders > 0);
+        self.progress.println(&format!(
+            "idle: waiting for a poll interval with at most {pairs} calls (the periodic lists)"
+        ));
+        let start = Instant::now();
+        let mut quiet_after = None;
+        for _ in 0..self.args.settle_intervals.max(1) {
+            if self.calls_over(poll).await? <= pairs as u64 {
+                quiet_after = Some(start.elapsed().as_secs_f64());
+                break;
+            }
+        }
+        if quiet_after.is_none() {
+            self.progress.println(&format!(
+                "idle: still busier than the periodic lists after {} poll intervals; measuring anyway",
+                self.args.settle_intervals.max(1)
+            ));
+        }
         let before = probe::requests(&self.sims);
         let intervals = self.args.idle_intervals.max(1);
         self.progress
             .println(&format!("idle: measuring {intervals} poll intervals"));
-        self.hold(poll * intervals).await?;
+        let mut by_interval = Vec::with_capacity(intervals as usize);
+        for _ in 0..intervals {
+            by_interval.push(self.calls_over(poll).await?);
+        }
         let calls = probe::requests_between(&before, &probe::requests(&self.sims));
         let rows = endpoint_rows(&calls, f64::from(intervals));
         let per_interval = sum(&rows, None) as f64 / f64::from(intervals);
@@ -175,11 +196,21 @@ impl Bench<'_> {
         Ok(Idle {
             intervals,
             calls_per_interval: per_interval,
+            by_interval,
+            quiet_after_ready_s: quiet_after,
             calls: rows,
-            kind_location_pairs: self.mix.cloud_kinds() + usize::from(self.args.orders > 0),
+            kind_location_pairs: pairs,
             per_object_polling_per_interval: objects,
             ratio: (per_interval > 0.0).then(|| objects as f64 / per_interval),
         })
+    }
+
+    /// The operator's cloud calls over the next `d`.
+    async fn calls_over(&mut self, d: Duration) -> anyhow::Result<u64> {
+        let before = probe::requests(&self.sims);
+        self.hold(d).await?;
+        let calls = probe::requests_between(&before, &probe::requests(&self.sims));
+        Ok(sum(&endpoint_rows(&calls, 1.0), None))
     }
 
     /// Renames a VM in the simulator behind the operator's back and times the correction.

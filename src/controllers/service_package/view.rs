@@ -26,6 +26,8 @@ pub struct WhitelistRead {
     pub first_seen: Instant,
     /// Whether the read started at least [`WHITELIST_SETTLE`] after `first_seen`.
     pub settled: bool,
+    /// The whitelist is what one of our own writes answered (its new `updated_at` not seen yet).
+    pub from_write: bool,
 }
 
 /// A service package as observed, with its whitelist.
@@ -53,8 +55,18 @@ impl PackageView {
                 stamp: None,
                 first_seen: Instant::now(),
                 settled: false,
+                from_write: false,
             },
         }
+    }
+
+    /// What a create or update of ours answered: `whitelist` is the package's whole whitelist
+    /// right after the write, so the next list takes it for the new `updated_at` instead of
+    /// reading it, and only the confirming read follows.
+    pub(super) fn written(package: CloudPackage, whitelist: Vec<String>) -> Self {
+        let mut view = Self::unsettled(package, whitelist);
+        view.read.from_write = true;
+        view
     }
 }
 
@@ -85,6 +97,23 @@ pub(super) async fn with_whitelist(
 ) -> Result<Option<PackageView>, ApiError> {
     let stamp = package.updated_at.clone();
     let now = Instant::now();
+    if let Some(p) = previous
+        .as_ref()
+        .filter(|p| p.read.from_write && p.read.stamp.is_none())
+    {
+        // The stamp listed now is the one our write moved to (or a later one, which the
+        // confirming read, due WHITELIST_SETTLE from now, catches).
+        return Ok(Some(PackageView {
+            package,
+            whitelist: p.whitelist.clone(),
+            read: WhitelistRead {
+                stamp,
+                first_seen: now,
+                settled: false,
+                from_write: false,
+            },
+        }));
+    }
     let before = previous
         .as_ref()
         .map(|p| (p.read.stamp.clone(), p.read.settled));
@@ -117,6 +146,7 @@ pub(super) async fn with_whitelist(
             stamp,
             first_seen,
             settled: now >= first_seen + WHITELIST_SETTLE,
+            from_write: false,
         },
     }))
 }
@@ -143,6 +173,46 @@ mod tests {
         assert_eq!(render(&a), "1.2.3.4,10.0.0.0/24");
         assert_eq!(parse(&render(&a)), a);
         assert!(parse("").is_empty());
+    }
+
+    /// A client whose every call fails at once: a call made shows as an error.
+    fn unreachable() -> ThreenvClient {
+        ThreenvClient::new(
+            "http://127.0.0.1:9",
+            crate::cloud::Secret::new(String::from("k")),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_written_whitelist_is_taken_for_the_new_stamp_and_confirmed_once() {
+        let client = unreachable();
+        let written = PackageView::written(pkg("t2"), vec!["1.2.3.4".into()]);
+        let seen = with_whitelist(&client, pkg("t2"), Some(written))
+            .await
+            .expect("no read for the stamp our write moved to")
+            .unwrap();
+        assert_eq!(seen.whitelist, vec!["1.2.3.4".to_owned()]);
+        assert_eq!(seen.read.stamp.as_deref(), Some("t2"));
+        assert!(!seen.read.settled && !seen.read.from_write);
+        // Before WHITELIST_SETTLE: still no read.
+        assert!(
+            with_whitelist(&client, pkg("t2"), Some(seen.clone()))
+                .await
+                .is_ok()
+        );
+        // Once due, the confirming read goes out (and fails here: nothing listens).
+        let mut due = seen;
+        due.read.first_seen = Instant::now() - WHITELIST_SETTLE;
+        assert!(with_whitelist(&client, pkg("t2"), Some(due)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_view_not_from_our_write_is_read() {
+        let client = unreachable();
+        let got = PackageView::unsettled(pkg("t1"), Vec::new());
+        assert!(with_whitelist(&client, pkg("t1"), Some(got)).await.is_err());
+        assert!(with_whitelist(&client, pkg("t1"), None).await.is_err());
     }
 
     #[test]
