@@ -68,3 +68,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(args) => crate::jobs_cli::run(args).await,
     }
 }
+
+/// Writes a command's output to stdout. A reader that stopped early (`nno-operator crds | head`)
+/// is not an error: the output was not wanted any more. (`print!` panics on a closed pipe.)
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}

@@ -2,6 +2,7 @@
 //! list, get, retry, cancel, force-complete, DLQ list and replay — as aligned tables with
 //! relative times, or JSON (`-o json`). Failures exit non-zero with the API's own message.
 
+use anyhow::Context;
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -133,7 +134,7 @@ pub enum DlqCommand {
 /// Runs the command, printing its output on stdout.
 pub async fn run(args: JobsArgs) -> anyhow::Result<()> {
     let text = execute(&args, Timestamp::now()).await?;
-    print!("{text}");
+    crate::cli::write_stdout(&text).context("cannot write to stdout")?;
     Ok(())
 }
 

@@ -31,6 +31,24 @@ fn crds_prints_exactly_the_checked_in_files() {
 }
 
 #[test]
+fn crds_into_a_reader_that_stops_early_exits_cleanly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nno-operator"))
+        .arg("crds")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run nno-operator crds");
+    let mut head = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The read end is closed now; the CRDs are far more than a pipe's buffer, so writing fails.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn crds_out_dir_writes_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = stdout(&["crds", "--out-dir", tmp.path().to_str().unwrap()]);

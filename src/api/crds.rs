@@ -29,6 +29,8 @@ pub enum CrdsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
 }
 
 /// Every CRD of the project, in a stable order (the order of `nno-operator crds`).
@@ -90,11 +92,12 @@ pub fn write_crds(dir: &Path) -> Result<Vec<PathBuf>, CrdsError> {
 pub fn run(args: &CrdsArgs) -> Result<(), CrdsError> {
     match &args.out_dir {
         Some(dir) => {
-            for path in write_crds(dir)? {
-                println!("wrote {}", path.display());
-            }
+            let written: String = write_crds(dir)?
+                .iter()
+                .map(|path| format!("wrote {}\n", path.display()))
+                .collect();
+            crate::cli::write_stdout(&written).map_err(CrdsError::Stdout)
         }
-        None => print!("{}", crds_yaml()?),
+        None => crate::cli::write_stdout(&crds_yaml()?).map_err(CrdsError::Stdout),
     }
-    Ok(())
 }
