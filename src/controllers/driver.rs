@@ -104,6 +104,7 @@ pub async fn reconcile<K: ManagedKind>(
     let started = Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.shared.kube.clone(), &ns);
+    let (name, cached_version) = (obj.name_any(), obj.resource_version());
     let result = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => apply(&*obj, &*ctx).await,
@@ -118,6 +119,16 @@ pub async fn reconcile<K: ManagedKind>(
         }
         other => ReconcileError::Malformed(other.to_string()),
     });
+    if let Err(ReconcileError::Kube(kube::Error::Api(status))) = &result
+        && status.code == 422
+        && stale_cache(&api, &name, cached_version.as_deref()).await
+    {
+        // The finalizer helper's JSON patch tests the finalizers it read from the watch cache;
+        // the object has changed since (usually our own write not yet seen): not a failure, the
+        // watch event of that change reconciles it again.
+        tracing::debug!(kind = K::KIND, namespace = %ns, name = %name, "finalizer patch raced a newer version; retried on its watch event");
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
     let outcome = match &result {
         Ok(_) => "ok",
         Err(ReconcileError::Pending(..)) => "pending",
@@ -223,7 +234,12 @@ async fn apply<K: ManagedKind>(obj: &K, ctx: &Context<K>) -> Result<Action, Reco
             converged.verdict.synced.message.clone(),
         ));
     if changed {
-        tracing::warn!(kind = K::KIND, namespace = %ns, name = %obj.name_any(), reason = err.reason(), error = %err, "reconcile failed");
+        if matches!(err, ReconcileError::ReferenceNotReady(_)) {
+            // Waiting for a referenced object (a VM still provisioning) is part of converging.
+            tracing::info!(kind = K::KIND, namespace = %ns, name = %obj.name_any(), reason = err.reason(), error = %err, "waiting for a reference");
+        } else {
+            tracing::warn!(kind = K::KIND, namespace = %ns, name = %obj.name_any(), reason = err.reason(), error = %err, "reconcile failed");
+        }
         report::event(
             &ctx.shared.recorder,
             obj,
@@ -517,4 +533,13 @@ async fn settle<K: ManagedKind>(
         drift,
         action,
     })
+}
+
+/// Whether the API server has a newer version of the object than `cached` (or no object at all).
+async fn stale_cache<K: ManagedKind>(api: &Api<K>, name: &str, cached: Option<&str>) -> bool {
+    match api.get_opt(name).await {
+        Ok(Some(fresh)) => fresh.resource_version().as_deref() != cached,
+        Ok(None) => true,
+        Err(_) => false,
+    }
 }
