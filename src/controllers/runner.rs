@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::DeserializeGuard;
+use kube::core::PartialObjectMeta;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -125,9 +126,15 @@ pub async fn run<K: ManagedKind>(
             let name = p.name_any();
             dependents::<K>(&by_platform, &ns, |o| o.platform_ref() == name)
         })
-        .watches(
-            api::<Secret>(&shared, ns),
-            watcher::Config::default().labels("app.kubernetes.io/managed-by!=nno-operator"),
+        // Secrets only wake their users (their data is read afresh when used), so their metadata
+        // is enough: the watch carries no Secret data, and a data change moves resourceVersion.
+        .watches_stream(
+            watcher::watcher(
+                api::<PartialObjectMeta<Secret>>(&shared, ns),
+                watcher::Config::default().labels("app.kubernetes.io/managed-by!=nno-operator"),
+            )
+            .default_backoff()
+            .touched_objects(),
             move |s| {
                 let ns = s.namespace().unwrap_or_default();
                 let name = s.name_any();
