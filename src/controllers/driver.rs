@@ -105,6 +105,7 @@ pub async fn reconcile<K: ManagedKind>(
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.shared.kube.clone(), &ns);
     let (name, cached_version) = (obj.name_any(), obj.resource_version());
+    let deleting = obj.meta().deletion_timestamp.is_some();
     let result = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => apply(&*obj, &*ctx).await,
@@ -128,6 +129,15 @@ pub async fn reconcile<K: ManagedKind>(
         // watch event of that change reconciles it again.
         tracing::debug!(kind = K::KIND, namespace = %ns, name = %name, "finalizer patch raced a newer version; retried on its watch event");
         return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    if let Err(ReconcileError::Kube(kube::Error::Api(status))) = &result
+        && deleting
+        && status.is_not_found()
+    {
+        // The object was gone by the time its deletion's last write went out (its finalizer had
+        // been removed): the deletion is done, not failed.
+        tracing::debug!(kind = K::KIND, namespace = %ns, name = %name, "object gone while its deletion finished");
+        return Ok(Action::await_change());
     }
     let outcome = match &result {
         Ok(_) => "ok",

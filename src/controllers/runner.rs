@@ -256,20 +256,7 @@ async fn reconcile<K: ManagedKind>(
     ctx: Arc<Context<K>>,
 ) -> Result<Action, ReconcileError> {
     match &guard.0 {
-        Ok(obj) => {
-            let deleting = obj.meta().deletion_timestamp.is_some();
-            match driver::reconcile(Arc::new(obj.clone()), ctx).await {
-                // The object was gone by the time its deletion's last write went out (its
-                // finalizer had been removed): the deletion is done, not failed.
-                Err(ReconcileError::Kube(kube::Error::Api(status)))
-                    if deleting && status.is_not_found() =>
-                {
-                    tracing::debug!(kind = K::KIND, namespace = ?obj.namespace(), name = %obj.name_any(), "object gone while its deletion finished");
-                    Ok(Action::await_change())
-                }
-                other => other,
-            }
-        }
+        Ok(obj) => driver::reconcile(Arc::new(obj.clone()), ctx).await,
         Err(invalid) => {
             report_malformed(&guard, invalid, &ctx).await?;
             ctx.shared.metrics.error(K::KIND, "invalid");

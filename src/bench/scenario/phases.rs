@@ -165,8 +165,9 @@ impl Bench<'_> {
             "idle: waiting for a poll interval with at most {pairs} calls (the periodic lists)"
         ));
         let start = Instant::now();
+        let settle_intervals = self.args.settle_intervals.max(1);
         let mut quiet_after = None;
-        for _ in 0..self.args.settle_intervals.max(1) {
+        for _ in 0..settle_intervals {
             if self.calls_over(poll).await? <= pairs as u64 {
                 quiet_after = Some(start.elapsed().as_secs_f64());
                 break;
@@ -174,8 +175,7 @@ impl Bench<'_> {
         }
         if quiet_after.is_none() {
             self.progress.println(&format!(
-                "idle: still busier than the periodic lists after {} poll intervals; measuring anyway",
-                self.args.settle_intervals.max(1)
+                "idle: still busier than the periodic lists after {settle_intervals} poll intervals; measuring anyway"
             ));
         }
         let before = probe::requests(&self.sims);
